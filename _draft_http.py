@@ -434,31 +434,17 @@ class HTTPClient:
         headers: _HeaderInput | None = None,
     ) -> Request:
         """The `Request` that `request` would send: URL joined, body encoded, headers merged."""
-        if sum(x is not None for x in (data, content)) + (json is not _NO_JSON) > 1:
-            raise ValueError("pass at most one of json=, data= and content=")
-        full_url = _join_url(self.base_url, url, [*self.params, *_query_pairs(params)])
-        merged = [("Host", _host_header(full_url))]
-        merged.extend(self.headers.multi_items())
+        defaults = self.headers.multi_items()
         if self._auth_header is not None:
-            merged.append(("Authorization", self._auth_header))
-        body = b""
-        if json is not _NO_JSON:
-            body = _HTTP_JSON_ENCODER.encode(json)
-            merged.append(("Content-Type", "application/json"))
-        elif data is not None:
-            body = _form_encode(_query_pairs(data)).encode()
-            merged.append(("Content-Type", "application/x-www-form-urlencoded"))
-        elif content is not None:
-            body = content.encode() if isinstance(content, str) else content
-        for name, value in Headers(headers).multi_items():
-            merged = [(k, v) for k, v in merged if k.lower() != name.lower()]
-            merged.append((name, value))
-        method = method.upper()
-        if body or method in ("POST", "PUT", "PATCH"):
-            merged = _with_default(merged, "Content-Length", str(len(body)))
-        merged = _with_default(merged, "Accept", "*/*")
-        merged = _with_default(merged, "User-Agent", _USER_AGENT)
-        return Request(method, full_url, headers=_merge_same_names(merged), content=body)
+            defaults.append(("Authorization", self._auth_header))
+        return _build_request(
+            method,
+            _join_url(self.base_url, url, [*self.params, *_query_pairs(params)]),
+            json=json,
+            data=data,
+            content=content,
+            headers=[*defaults, *Headers(headers).multi_items()],
+        )
 
     async def request(
         self,
@@ -556,6 +542,40 @@ class HTTPClient:
         return await self.request("DELETE", url, **kwargs)
 
 
+def _build_request(
+    method: str,
+    url: str,
+    *,
+    json: Any = _NO_JSON,
+    data: _QueryParams | None = None,
+    content: bytes | str | None = None,
+    headers: _HeaderInput | None = None,
+) -> Request:
+    """A complete `Request` for an absolute URL: body encoded, framing headers added.
+
+    Later entries of `headers` replace earlier ones of the same name.
+    """
+    if sum(x is not None for x in (data, content)) + (json is not _NO_JSON) > 1:
+        raise ValueError("pass at most one of json=, data= and content=")
+    merged = [("Host", _host_header(url))]
+    body = b""
+    if json is not _NO_JSON:
+        body = _HTTP_JSON_ENCODER.encode(json)
+        merged.append(("Content-Type", "application/json"))
+    elif data is not None:
+        body = _form_encode(_query_pairs(data)).encode()
+        merged.append(("Content-Type", "application/x-www-form-urlencoded"))
+    elif content is not None:
+        body = content.encode() if isinstance(content, str) else content
+    merged.extend(Headers(headers).multi_items())
+    method = method.upper()
+    if body or method in ("POST", "PUT", "PATCH"):
+        merged = _with_default(merged, "Content-Length", str(len(body)))
+    merged = _with_default(merged, "Accept", "*/*")
+    merged = _with_default(merged, "User-Agent", _USER_AGENT)
+    return Request(method, url, headers=_merge_same_names(merged), content=body)
+
+
 def _with_default(headers: list[tuple[str, str]], name: str, value: str) -> list[tuple[str, str]]:
     if any(k.lower() == name.lower() for k, _ in headers):
         return headers
@@ -563,7 +583,8 @@ def _with_default(headers: list[tuple[str, str]], name: str, value: str) -> list
 
 
 def _merge_same_names(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    # Client defaults and per-request headers may name a field twice; keep the last.
+    # Defaults and per-request headers may name a field twice: the last one wins,
+    # in the position of the first.
     last = {k.lower(): (k, v) for k, v in headers}
     return list(last.values())
 

@@ -16,10 +16,7 @@ Runtime dependencies: msgspec; anyio and httpcore only where they are used.
 Licence: MIT.
 """
 
-from __future__ import annotations
-
 import enum
-import logging
 import sys
 import typing
 from collections.abc import Awaitable, Callable, Iterable
@@ -135,7 +132,18 @@ __all__ = (
     "run",
 )
 
-logger: Final = logging.getLogger("connector")
+if typing.TYPE_CHECKING:
+    import argparse
+    import logging
+
+
+def _logger() -> "logging.Logger":
+    # logging is imported on first use: most runs never log, and the import
+    # costs a few milliseconds of CLI start-up.
+    import logging
+
+    return logging.getLogger("connector")
+
 
 # `python -m connector` runs this file as __main__; alias it so that user code
 # doing `import connector` gets these very classes, not a second copy.
@@ -930,18 +938,20 @@ def _walk_strings(value: Any, out: set[str]) -> None:
             _walk_strings(getattr(value, name), out)
 
 
+def _member(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
 def _secrets_of(request: Any) -> list[str]:
     """Secrets of a decoded request struct or of a plain decoded JSON object."""
-    get = request.get if isinstance(request, dict) else (lambda k: getattr(request, k, None))
     found: set[str] = set()
-    _walk_strings(get("auth"), found)
-    _walk_strings(get("settings"), found)
-    payload = get("request")
-    pget = payload.get if isinstance(payload, dict) else (lambda k: getattr(payload, k, None))
+    _walk_strings(_member(request, "auth"), found)
+    _walk_strings(_member(request, "settings"), found)
+    payload = _member(request, "request")
     if payload is not None:
         for name in _OAUTH_SECRET_FIELDS:
-            _walk_strings(pget(name), found)
-        redirect = pget("redirect_uri_with_code")
+            _walk_strings(_member(payload, name), found)
+        redirect = _member(payload, "redirect_uri_with_code")
         if isinstance(redirect, str):
             from urllib.parse import parse_qsl, urlsplit
 
@@ -1051,7 +1061,7 @@ def _call_link(func: Callable[..., Any], wants_settings: bool) -> Link:
     return in_thread
 
 
-def _response_link(inner: Link, integration: Integration, cap: Capability) -> Link:
+def _response_link(inner: Link, integration: "Integration", cap: Capability) -> Link:
     """Checks the returned type; drops raw_data unless the request asked for it."""
     expected = cap.response_type
 
@@ -1069,7 +1079,7 @@ def _response_link(inner: Link, integration: Integration, cap: Capability) -> Li
     return checked
 
 
-def _guard_link(inner: Link, integration: Integration, cap: Capability) -> Link:
+def _guard_link(inner: Link, integration: "Integration", cap: Capability) -> Link:
     """Turns any exception raised by the capability into an error envelope."""
 
     async def guarded(request: Any, settings: Any) -> Any:
@@ -1083,7 +1093,7 @@ def _guard_link(inner: Link, integration: Integration, cap: Capability) -> Link:
     return guarded
 
 
-def _settings_link(inner: Link, integration: Integration) -> Link:
+def _settings_link(inner: Link, integration: "Integration") -> Link:
     """Validates `settings` against the settings model before anything runs."""
     model = integration.settings_model
     if model is None:
@@ -1100,7 +1110,7 @@ def _settings_link(inner: Link, integration: Integration) -> Link:
     return with_settings
 
 
-def _auth_link(inner: Link, integration: Integration, cap: Capability) -> Link:
+def _auth_link(inner: Link, integration: "Integration", cap: Capability) -> Link:
     """Checks that the request carries the kind of credential the connector takes."""
     expected = integration._auth_field
     if expected is None or not issubclass(cap.request_type, _AuthedRequest):
@@ -1381,7 +1391,7 @@ class Integration:
             if isinstance(decoded, dict):
                 secrets = _secrets_of(decoded)
         message = _scrub(message, secrets)
-        logger.info("%s", f"{self.app_id}: {code}: {message}")
+        _logger().info("%s", f"{self.app_id}: {code}: {message}")
         error = Error(message=message, error_code=f"{self.app_id}.{code}", app_id=self.app_id)
         return _Failure(code, ErrorResponse(error=error))
 
@@ -1424,12 +1434,12 @@ class Integration:
         error.error_code = f"{self.app_id}.{code}"
         error.app_id = self.app_id
         if expected:
-            logger.warning("%s", f"{cap.name} failed: {error.error_code}: {error.message}")
+            _logger().warning("%s", f"{cap.name} failed: {error.error_code}: {error.message}")
         else:
             import traceback
 
             text = "".join(traceback.format_exception(exc))
-            logger.error("%s", _scrub(f"{cap.name} failed unexpectedly:\n{text}", secrets))
+            _logger().error("%s", _scrub(f"{cap.name} failed unexpectedly:\n{text}", secrets))
         return _Failure(code, response)
 
     # -- info --
@@ -1535,7 +1545,7 @@ def get_page(request: Any) -> Page:
 # ---- OAuth ------------------------------------------------------------------------
 
 
-def _install_oauth(integration: Integration) -> None:
+def _install_oauth(integration: "Integration") -> None:
     raise NotImplementedError("OAuth section not merged yet")
 
 
@@ -1543,33 +1553,30 @@ def _install_oauth(integration: Integration) -> None:
 # A thin argparse shell over the library. Exit codes: 0 success, 1 an error
 # envelope was printed, 2 a usage error (argparse's own `error()`).
 
-if typing.TYPE_CHECKING:
-    import argparse
 
-
-def _load_target(parser: argparse.ArgumentParser, target: str) -> Integration:
+def _load_target(parser: "argparse.ArgumentParser", target: str) -> Integration:
     """Imports `package.module[:attr]` or `path/to/file.py[:attr]`; attr defaults to integration."""
     import importlib
-    import importlib.util
     import os
 
     spec_text, _, attr = target.partition(":") if not os.path.exists(target) else (target, "", "")
     attr = attr or "integration"
     try:
         if spec_text.endswith(".py") or os.sep in spec_text or "/" in spec_text:
+            # A file: import it by name from its own folder, so that it can also
+            # import its neighbours.
             path = os.path.abspath(spec_text)
             if not os.path.isfile(path):
                 parser.error(f"no such file: {spec_text}")
-            module_name = os.path.splitext(os.path.basename(path))[0]
-            directory = os.path.dirname(path)
+            directory, filename = os.path.split(path)
+            module_name = filename[:-3] if filename.endswith(".py") else filename
             if directory not in sys.path:
                 sys.path.insert(0, directory)
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            if spec is None or spec.loader is None:
-                parser.error(f"cannot load {spec_text}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
+            module = importlib.import_module(module_name)
+            found = os.path.abspath(getattr(module, "__file__", "") or "")
+            if found != path:
+                taken = found or "a built-in module"
+                parser.error(f"{spec_text}: the name {module_name!r} is taken by {taken}")
         else:
             if "" not in sys.path and os.getcwd() not in sys.path:
                 sys.path.insert(0, os.getcwd())
@@ -1587,7 +1594,7 @@ def _load_target(parser: argparse.ArgumentParser, target: str) -> Integration:
     return integration
 
 
-def _read_body(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bytes:
+def _read_body(parser: "argparse.ArgumentParser", args: "argparse.Namespace") -> bytes:
     if args.json is not None:
         return str(args.json).encode()
     if args.json_file is not None:
@@ -1610,7 +1617,7 @@ def _print_json(data: bytes, pretty: bool) -> None:
     sys.stdout.flush()
 
 
-def _call(integration: Integration, name: str, body: bytes, pretty: bool) -> int:
+def _call(integration: "Integration", name: str, body: bytes, pretty: bool) -> int:
     import asyncio
 
     out, code = asyncio.run(integration.dispatch_result(name.replace("-", "_"), body))
@@ -1619,7 +1626,7 @@ def _call(integration: Integration, name: str, body: bytes, pretty: bool) -> int
 
 
 def _serve(
-    parser: argparse.ArgumentParser, integration: Integration, args: argparse.Namespace
+    parser: "argparse.ArgumentParser", integration: "Integration", args: "argparse.Namespace"
 ) -> int:
     try:
         import server
@@ -1643,7 +1650,7 @@ def _serve(
     )
 
 
-def _add_body_options(sub: argparse.ArgumentParser) -> None:
+def _add_body_options(sub: "argparse.ArgumentParser") -> None:
     group = sub.add_mutually_exclusive_group()
     group.add_argument("--json", metavar="JSON", help="the request envelope as a JSON string")
     group.add_argument(
@@ -1652,7 +1659,7 @@ def _add_body_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--pretty", action="store_true", help="indent the JSON output")
 
 
-def _add_serve_options(sub: argparse.ArgumentParser) -> None:
+def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
     sub.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sub.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one")
     sub.add_argument(
@@ -1721,7 +1728,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def run(integration: Integration, argv: list[str] | None = None) -> typing.NoReturn:
+def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoReturn:
     """A connector's own CLI: `info`, one sub-command per capability, `serve`.
 
     if __name__ == "__main__":

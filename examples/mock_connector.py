@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import msgspec
@@ -89,8 +88,7 @@ class MockSettings(msgspec.Struct, kw_only=True):
     users: int = 25
 
 
-@dataclass
-class User:
+class User(msgspec.Struct, kw_only=True):
     id: str
     email: str
     username: str
@@ -100,14 +98,13 @@ class User:
     status: AccountStatus = AccountStatus.ACTIVE
 
 
-@dataclass
-class Directory:
-    users: dict[str, User] = field(default_factory=dict)
+class Directory(msgspec.Struct, kw_only=True):
+    users: dict[str, User] = {}
     # (entitlement_type, entitlement id) -> label
-    entitlements: dict[tuple[str, str], str] = field(default_factory=dict)
+    entitlements: dict[tuple[str, str], str] = {}
     # (account id, entitlement_type, entitlement id)
-    memberships: set[tuple[str, str, str]] = field(default_factory=set)
-    last_activity: dict[str, str] = field(default_factory=dict)
+    memberships: set[tuple[str, str, str]] = set()
+    last_activity: dict[str, str] = {}
     next_id: int = 1
 
 
@@ -224,7 +221,9 @@ integration = Integration(
     resource_types=[ResourceType(type_id=WORKSPACE, type_label="Workspace")],
     entitlement_types=[
         EntitlementType(type_id="group", type_label="Group", resource_type_id=WORKSPACE, min=0),
-        EntitlementType(type_id="role", type_label="Role", resource_type_id=WORKSPACE, min=1, max=1),
+        EntitlementType(
+            type_id="role", type_label="Role", resource_type_id=WORKSPACE, min=1, max=1
+        ),
     ],
 )
 
@@ -445,7 +444,9 @@ async def delete_account(
     del directory.users[user.id]
     directory.memberships = {m for m in directory.memberships if m[0] != user.id}
     directory.last_activity.pop(user.id, None)
-    return DeleteAccountResponse(response=DeletedAccount(status=AccountStatus.DELETED, deleted=True))
+    return DeleteAccountResponse(
+        response=DeletedAccount(status=AccountStatus.DELETED, deleted=True)
+    )
 
 
 @integration.capability
