@@ -705,7 +705,7 @@ class Error(_Wire, kw_only=True):
 
 
 class ErrorResponse(_Wire, kw_only=True):
-    is_error: bool = True
+    is_error: bool
     error: Error
     response: None = None
     raw_data: dict[str, Any] | None = None
@@ -910,7 +910,7 @@ def error_envelope(
     error = Error(
         message=message, status_code=status_code, error_code=f"{app_id}.{code}", app_id=app_id
     )
-    return _encode(ErrorResponse(error=error))
+    return _encode(ErrorResponse(is_error=True, error=error))
 
 
 # ---- Secrets ----------------------------------------------------------------
@@ -1393,7 +1393,7 @@ class Integration:
         message = _scrub(message, secrets)
         _logger().info("%s", f"{self.app_id}: {code}: {message}")
         error = Error(message=message, error_code=f"{self.app_id}.{code}", app_id=self.app_id)
-        return _Failure(code, ErrorResponse(error=error))
+        return _Failure(code, ErrorResponse(is_error=True, error=error))
 
     def _from_exception(self, exc: Exception, cap: Capability, request: Any) -> _Failure:
         """The envelope for an exception raised inside a capability."""
@@ -1413,7 +1413,7 @@ class Integration:
             error.error_code = foreign
         elif error.status_code is None:
             expected = False
-        response = ErrorResponse(error=error)
+        response = ErrorResponse(is_error=True, error=error)
         for exc_type, handler, code in self.exception_handlers:
             if isinstance(exc, exc_type):
                 response = handler.handle(exc, cap.func, response, code)

@@ -1,0 +1,1121 @@
+"""server.py - a connector as a raw ASGI app, and a small HTTP/1.1 server to run it.
+
+Two independent halves in one vendorable file:
+
+* ``asgi(integration)`` turns a ``connector.Integration`` into a plain ASGI 3
+  callable: ``POST /{capability}``, ``GET|POST /info``, ``GET /healthz``,
+  ``GET /openapi.json``. It runs unchanged under uvicorn, hypercorn or granian,
+  which is how to scale out (many workers, many hosts).
+* ``serve(app)`` / ``Server`` is a built-in HTTP/1.1 server on anyio + h11 for
+  *any* ASGI app: keep-alive, pipelining, limits, graceful shutdown.
+
+    import connector, server
+    server.serve(server.asgi(integration), port=8000)   # blocks until SIGINT/SIGTERM
+
+Runtime dependencies: msgspec, anyio, h11 (and ``connector`` beside this file).
+Licence: MIT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from functools import partial
+from http import HTTPStatus
+from typing import Any, Final, cast
+from urllib.parse import unquote
+
+import anyio
+import anyio.abc
+import h11
+import msgspec
+
+import connector
+
+__all__ = (
+    "DEFAULT_MAX_BODY_SIZE",
+    "ASGIApp",
+    "ConnectorApp",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "Server",
+    "asgi",
+    "run",
+    "serve",
+    "status_for",
+)
+
+# ---- ASGI types --------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DEFAULT_MAX_BODY_SIZE: Final = 1_048_576
+TOKEN_ENV: Final = "CONNECTOR_TOKEN"
+
+logger: Final = logging.getLogger("server")
+access_logger: Final = logging.getLogger("server.access")
+
+# ---- The connector as an ASGI app --------------------------------------------------
+
+# DESIGN.md's table: the HTTP status of a dispatch envelope, by its ErrorCode.
+# Keyed by value, so an ErrorCode this module does not know answers 500.
+_STATUS_BY_CODE: Final[dict[str, int]] = {
+    **dict.fromkeys(
+        (
+            "bad_request",
+            "invalid_value",
+            "unknown_value",
+            "invalid_page_token",
+            "integration_missing_parameter",
+        ),
+        400,
+    ),
+    **dict.fromkeys(
+        ("unauthorized", "unauthenticated", "authentication_expired", "creds_revoked"), 401
+    ),
+    "permission_denied": 403,
+    "not_found": 404,
+    "rate_limit": 429,
+    **dict.fromkeys(("not_implemented", "unsupported_operation"), 501),
+    **dict.fromkeys(
+        (
+            "api_error",
+            "service_error",
+            "invalid_response",
+            "client_call_error",
+            "connection_rejected",
+            "connection_closed",
+        ),
+        502,
+    ),
+    **dict.fromkeys(("request_timeout", "connection_timeout"), 504),
+    **dict.fromkeys(("internal_error", "unexpected_error"), 500),
+}
+
+# The reverse, for errors the server finds itself (routing, limits, bad HTTP).
+_CODE_BY_STATUS: Final[dict[int, str]] = {
+    401: "unauthorized",
+    404: "not_found",
+    408: "request_timeout",
+    500: "internal_error",
+    503: "service_error",
+}
+
+_JSON: Final = (b"content-type", b"application/json")
+_NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
+_HEALTHZ: Final = b'{"status":"ok"}'
+_GET: Final = frozenset(("GET", "HEAD"))
+_GET_POST: Final = frozenset(("GET", "HEAD", "POST"))
+
+
+def status_for(code: connector.ErrorCode | str | None) -> int:
+    """The HTTP status of a dispatch envelope with this ErrorCode (200 for None).
+
+    status_for(ErrorCode.RATE_LIMIT) == 429
+    """
+    return 200 if code is None else _STATUS_BY_CODE.get(str(code), 500)
+
+
+def _too_large_message(limit: int) -> str:
+    return f"Request body is larger than the limit of {limit} bytes"
+
+
+class ConnectorApp:
+    """The ASGI 3 app ``asgi()`` returns; stateless apart from cached documents."""
+
+    def __init__(
+        self,
+        integration: connector.Integration,
+        *,
+        token: str | None = None,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        always_200: bool = False,
+    ) -> None:
+        self.integration = integration
+        self.max_body_size = max_body_size
+        self.always_200 = always_200
+        self._app_id = integration.app_id
+        # The whole expected header value, compared in constant time; never logged.
+        self._expected: bytes | None = b"Bearer " + token.encode() if token else None
+        self._openapi: bytes | None = None
+        self._unauthorized = self.error_body(401, "Missing or invalid bearer token")
+
+    def error_body(self, status: int, message: str) -> bytes:
+        """An error envelope for a failure found by the app or the server, by HTTP status."""
+        code = _CODE_BY_STATUS.get(status, "bad_request" if status < 500 else "internal_error")
+        return connector.error_envelope(self._app_id, connector.ErrorCode(code), message)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
+                await _lifespan(receive, send)
+                return
+            # The ASGI spec: reject an unsupported protocol by raising.
+            raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
+
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/healthz":
+            if method in _GET:
+                await _send_json(send, 200, _HEALTHZ)
+            else:
+                await self._not_allowed(send, method, path, b"GET, HEAD")
+            return
+        if self._expected is not None and not self._authorized(scope["headers"]):
+            # RFC 6750 section 3: a 401 names the scheme the client should use.
+            extra = ((b"www-authenticate", b"Bearer"),)
+            await _send_json(send, 401, self._unauthorized, extra)
+            return
+        if path == "/info":
+            if method in _GET_POST:
+                await _send_json(send, 200, self.integration.info_json())
+            else:
+                await self._not_allowed(send, method, path, b"GET, HEAD, POST")
+            return
+        if path == "/openapi.json":
+            if method in _GET:
+                await _send_json(send, 200, self.openapi_json())
+            else:
+                await self._not_allowed(send, method, path, b"GET, HEAD")
+            return
+
+        name = path[1:].replace("-", "_")
+        if not path.startswith("/") or name not in self.integration.capabilities:
+            body = self.error_body(404, f"No route for {method} {path}")
+            await _send_json(send, 404, body)
+            return
+        if method != "POST":
+            await self._not_allowed(send, method, path, b"POST")
+            return
+        request = await self._read_body(scope, receive, send)
+        if request is None:
+            return
+        response, code = await self.integration.dispatch_result(name, request)
+        status = 200 if code is None or self.always_200 else _STATUS_BY_CODE.get(code, 500)
+        await _send_json(send, status, response)
+
+    def _authorized(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+        expected = self._expected
+        assert expected is not None
+        for name, value in headers:
+            if name == b"authorization":
+                # RFC 7235: the scheme name is case-insensitive.
+                scheme, _, credentials = value.partition(b" ")
+                given = b"Bearer " + credentials.strip(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(given, expected)
+        return False
+
+    async def _not_allowed(self, send: Send, method: str, path: str, allow: bytes) -> None:
+        body = self.error_body(405, f"Method {method} is not allowed for {path}")
+        await _send_json(send, 405, body, ((b"allow", allow),))
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole request body, or None once a 413 is sent or the client left."""
+        limit = self.max_body_size
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                # Refuse from the header, before reading a byte of the body.
+                if value.isdigit() and int(value) > limit:
+                    await self._too_large(send)
+                    return None
+                break
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body: bytes = message.get("body", b"")
+        size = len(body)
+        if not message.get("more_body", False) and size <= limit:
+            return body
+        chunks = [body]
+        while size <= limit and message.get("more_body", False):
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk: bytes = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            await self._too_large(send)
+            return None
+        return b"".join(chunks)
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_json(send, 413, self.error_body(413, _too_large_message(self.max_body_size)))
+
+    def openapi_json(self) -> bytes:
+        """The OpenAPI 3.1 document of every registered capability, built once."""
+        if self._openapi is None:
+            self._openapi = _openapi_document(self.integration, self._expected is not None)
+        return self._openapi
+
+
+def asgi(
+    integration: connector.Integration,
+    *,
+    token: str | None = None,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    always_200: bool = False,
+) -> ConnectorApp:
+    """A plain ASGI 3 app serving `integration` over HTTP.
+
+    app = server.asgi(integration, token=os.environ.get("CONNECTOR_TOKEN"))
+    # uvicorn my_connector.app:app --workers 4
+
+    With `token`, every route but /healthz needs `Authorization: Bearer <token>`.
+    `always_200` answers 200 for every dispatch envelope, as the reference SDK does.
+    """
+    return ConnectorApp(
+        integration, token=token, max_body_size=max_body_size, always_200=always_200
+    )
+
+
+async def _send_json(
+    send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    headers = [_JSON, (b"content-length", b"%d" % len(body)), _NOSNIFF, *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # Nothing to set up: the app is stateless, so just acknowledge both phases.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _openapi_document(integration: connector.Integration, with_token: bool) -> bytes:
+    caps = sorted(integration.capabilities.values(), key=lambda cap: str(cap.name))
+    types: list[Any] = []
+    for cap in caps:
+        types += (cap.request_type, cap.response_type)
+    types += (connector.InfoResponse, connector.ErrorResponse)
+    refs, components = msgspec.json.schema_components(
+        types, ref_template="#/components/schemas/{name}"
+    )
+    info_ref, error_ref = refs[-2], refs[-1]
+
+    def body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    error = body(error_ref, "Error envelope (the status follows its error_code)")
+    paths: dict[str, Any] = {}
+    for index, cap in enumerate(caps):
+        request_ref, response_ref = refs[2 * index], refs[2 * index + 1]
+        paths[f"/{cap.name}"] = {
+            "post": {
+                "operationId": str(cap.name),
+                "requestBody": {"required": True, **body(request_ref, "Request envelope")},
+                "responses": {"200": body(response_ref, "Success"), "default": error},
+            }
+        }
+    info_op = {"responses": {"200": body(info_ref, "Connector metadata"), "default": error}}
+    paths["/info"] = {
+        "get": {"operationId": "info", **info_op},
+        "post": {"operationId": "info_post", **info_op},
+    }
+    health = {"type": "object", "properties": {"status": {"const": "ok"}}}
+    paths["/healthz"] = {
+        "get": {"operationId": "healthz", "security": [], "responses": {"200": body(health, "OK")}}
+    }
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": integration.app_id, "version": str(integration.version)},
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+    if with_token:
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        document["security"] = [{"bearer": []}]
+    return msgspec.json.encode(document)
+
+
+# ---- The built-in HTTP/1.1 server --------------------------------------------------
+#
+# One task per connection runs a loop: read a request head with h11, call the app
+# with receive/send bound to that request, write the response, start the next
+# cycle. Pipelined requests simply wait in h11's buffer. Timeouts are deadlines
+# on the connection (a float, set per phase) that one watchdog task checks a few
+# times a second, so the hot path pays no cancel scope per read or write.
+
+_READ_SIZE: Final = 65536
+_LINGER_SECONDS: Final = 2.0
+_LINGER_BYTES: Final = 1 << 22
+_ASGI_VERSION: Final = {"version": "3.0", "spec_version": "2.3"}
+_HTTP_VERSIONS: Final = {b"1.1": "1.1", b"1.0": "1.0"}
+_INF: Final = math.inf
+_REASONS: Final = {status.value: status.phrase.encode() for status in HTTPStatus}
+_now: Final = time.monotonic
+
+_DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+_date_cache: list[Any] = [0, b""]
+
+
+def _date_header() -> bytes:
+    # RFC 9110 section 6.6.1: an origin server with a clock sends Date. Cached per second.
+    now = int(time.time())
+    if _date_cache[0] != now:
+        t = time.gmtime(now)
+        _date_cache[:] = [
+            now,
+            b"%s, %02d %s %d %02d:%02d:%02d GMT"
+            % (
+                _DAYS[t.tm_wday].encode(),
+                t.tm_mday,
+                _MONTHS[t.tm_mon - 1].encode(),
+                t.tm_year,
+                t.tm_hour,
+                t.tm_min,
+                t.tm_sec,
+            ),
+        ]
+    date: bytes = _date_cache[1]
+    return date
+
+
+def _default_error_body(status: int, message: str) -> bytes:
+    return msgspec.json.encode({"error": {"status": status, "message": message}})
+
+
+class Server:
+    """The built-in HTTP/1.1 server for any ASGI 3 app; run it with ``await serve()``.
+
+    server = Server(app, port=0, on_bound=lambda host, port: print(port))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        ...
+        server.shutdown()
+
+    Limits: `max_header_bytes` (431), `max_body_bytes` (413; None for none),
+    `idle_timeout` between keep-alive requests, `request_timeout` for a whole
+    request to arrive (408), `write_timeout` for a client to take a write,
+    `max_connections` (503 beyond it), `graceful_timeout` for in-flight requests
+    at shutdown. The server's own error bodies come from `error_body(status,
+    message)`, by default the app's `error_body` when it has one (as apps from
+    `asgi()` do), else a small JSON object.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        on_bound: Callable[[str, int], object] | None = None,
+        max_header_bytes: int = 16384,
+        max_body_bytes: int | None = DEFAULT_MAX_BODY_SIZE,
+        idle_timeout: float = 5.0,
+        request_timeout: float = 30.0,
+        write_timeout: float = 30.0,
+        max_connections: int = 1000,
+        graceful_timeout: float = 10.0,
+        access_log: bool = True,
+        lifespan: bool = True,
+        error_body: Callable[[int, str], bytes] | None = None,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.on_bound = on_bound
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
+        self.write_timeout = write_timeout
+        self.max_connections = max_connections
+        self.graceful_timeout = graceful_timeout
+        self.access_log = access_log
+        self.lifespan = lifespan
+        hook = error_body or getattr(app, "error_body", None)
+        self.error_body: Callable[[int, str], bytes] = hook or _default_error_body
+        self.bound: tuple[str, int] | None = None
+        self.shutting_down = False
+        self.state: dict[str, Any] = {}
+        self._connections: set[_Connection] = set()
+        self._accept_scope: anyio.CancelScope | None = None
+        # anyio objects need a running event loop: serve() creates them.
+        self._all_closed: anyio.Event | None = None
+        self._lifespan_in: Any = None
+        self._lifespan_out: Any = None
+        self._lifespan_events: dict[str, anyio.Event] = {}
+        self._lifespan_failure: str | None = None
+
+    # -- running --
+
+    async def serve(
+        self,
+        *,
+        install_signal_handlers: bool = False,
+        task_status: anyio.abc.TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Bind, serve until `shutdown()` (or SIGINT/SIGTERM), then drain and return.
+
+        Raises OSError when the address cannot be bound and RuntimeError when the
+        app's lifespan startup fails.
+        """
+        self._all_closed = anyio.Event()
+        # Bind first, so a busy port fails fast and plainly; connections wait in
+        # the backlog until the app's startup is done.
+        multi = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+        try:
+            address = multi.listeners[0].extra(anyio.abc.SocketAttribute.local_address)
+            self.bound = (str(address[0]), int(address[1]))
+            async with anyio.create_task_group() as services:
+                if self.lifespan:
+                    await self._lifespan_startup(services)
+                logger.info("Listening on http://%s", _format_address(*self.bound))
+                if self.on_bound is not None:
+                    self.on_bound(*self.bound)
+                if install_signal_handlers:
+                    services.start_soon(self._watch_signals)
+                services.start_soon(self._watchdog)
+                task_status.started(self.bound)
+                await self._serve_until_shutdown(cast(Any, multi.listeners))
+                if self.lifespan:
+                    await self._lifespan_shutdown()
+                services.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await multi.aclose()
+        logger.info("Server stopped")
+
+    async def _serve_until_shutdown(self, listeners: Iterable[anyio.abc.SocketListener]) -> None:
+        async with anyio.create_task_group() as connections:
+            with anyio.CancelScope() as self._accept_scope:
+                if self.shutting_down:
+                    self._accept_scope.cancel()
+                async with anyio.create_task_group() as acceptors:
+                    for listener in listeners:
+                        acceptors.start_soon(self._accept_loop, listener, connections)
+            # Shutting down: nothing new is accepted; in-flight requests get the grace period.
+            if self._connections:
+                logger.info(
+                    "Waiting up to %.0f s for %d connection(s)",
+                    self.graceful_timeout,
+                    len(self._connections),
+                )
+                with anyio.move_on_after(self.graceful_timeout):
+                    assert self._all_closed is not None
+                    await self._all_closed.wait()
+            connections.cancel_scope.cancel()
+
+    async def _accept_loop(
+        self, listener: anyio.abc.SocketListener, connections: anyio.abc.TaskGroup
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:  # EMFILE and friends: back off instead of spinning
+                logger.warning("accept() failed: %s", exc)
+                await anyio.sleep(0.1)
+                continue
+            if len(self._connections) >= self.max_connections:
+                connections.start_soon(self._refuse_busy, stream)
+            else:
+                connection = _Connection(self, stream)
+                self._connections.add(connection)
+                connections.start_soon(connection.handle)
+
+    def shutdown(self) -> None:
+        """Stop accepting, close idle connections, let in-flight requests finish.
+
+        Call it from the server's event loop (a task, or a BlockingPortal's call()).
+        """
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        if self._accept_scope is not None:
+            self._accept_scope.cancel()
+        for connection in list(self._connections):
+            if connection.idle:
+                connection.scope.cancel()
+        if not self._connections and self._all_closed is not None:
+            self._all_closed.set()
+
+    def force_shutdown(self) -> None:
+        """Drop every connection now, in-flight requests included."""
+        self.shutdown()
+        for connection in list(self._connections):
+            connection.scope.cancel()
+
+    def _closed(self, connection: _Connection) -> None:
+        self._connections.discard(connection)
+        if self.shutting_down and not self._connections and self._all_closed is not None:
+            self._all_closed.set()
+
+    async def _refuse_busy(self, stream: anyio.abc.SocketStream) -> None:
+        with anyio.move_on_after(1.0):
+            try:
+                body = self.error_body(503, "Too many connections; try again later")
+                await stream.send(_raw_response(503, body))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                pass
+        await _close_quietly(stream)
+
+    async def _watchdog(self) -> None:
+        # Connections keep their own deadline; this is the only timer that fires.
+        tick = max(0.02, min(1.0, self.idle_timeout, self.request_timeout, self.write_timeout) / 8)
+        while True:
+            await anyio.sleep(tick)
+            now = _now()
+            for connection in list(self._connections):
+                if connection.deadline <= now:
+                    connection.timed_out = True
+                    connection.scope.cancel()
+
+    async def _watch_signals(self) -> None:
+        try:
+            receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+        except NotImplementedError:  # Windows: Ctrl-C raises KeyboardInterrupt instead
+            return
+        with receiver as signals:
+            async for signum in signals:
+                if self.shutting_down:
+                    logger.warning(
+                        "Second %s: closing all connections", signal.Signals(signum).name
+                    )
+                    self.force_shutdown()
+                else:
+                    logger.info("%s: shutting down gracefully", signal.Signals(signum).name)
+                    self.shutdown()
+
+    # -- lifespan --
+
+    async def _lifespan_startup(self, services: anyio.abc.TaskGroup) -> None:
+        self._lifespan_out, self._lifespan_in = anyio.create_memory_object_stream[Message](2)
+        self._lifespan_events = {"startup": anyio.Event(), "shutdown": anyio.Event()}
+        services.start_soon(self._run_lifespan)
+        await self._lifespan_out.send({"type": "lifespan.startup"})
+        await self._lifespan_events["startup"].wait()
+        if self._lifespan_failure is not None:
+            raise RuntimeError(f"ASGI lifespan startup failed: {self._lifespan_failure}")
+
+    async def _run_lifespan(self) -> None:
+        scope = {"type": "lifespan", "asgi": _ASGI_VERSION, "state": self.state}
+        try:
+            await self.app(scope, self._lifespan_in.receive, self._lifespan_send)
+        except Exception:
+            # An app without lifespan support raises on the unknown scope type: fine.
+            logger.debug("ASGI app does not support lifespan", exc_info=True)
+        finally:
+            for event in self._lifespan_events.values():
+                event.set()
+
+    async def _lifespan_send(self, message: Message) -> None:
+        kind = message["type"]
+        phase = kind.split(".")[1]
+        if kind.endswith(".failed"):
+            self._lifespan_failure = str(message.get("message", ""))
+        self._lifespan_events[phase].set()
+
+    async def _lifespan_shutdown(self) -> None:
+        if self._lifespan_events["shutdown"].is_set():
+            return
+        with anyio.move_on_after(self.graceful_timeout):
+            await self._lifespan_out.send({"type": "lifespan.shutdown"})
+            await self._lifespan_events["shutdown"].wait()
+
+
+class _Connection:
+    """One client socket: the request loop, its deadline, and the h11 state machine."""
+
+    __slots__ = (
+        "client",
+        "deadline",
+        "h11",
+        "idle",
+        "linger",
+        "local",
+        "on_timeout",
+        "scope",
+        "server",
+        "stream",
+        "timed_out",
+    )
+
+    def __init__(self, server: Server, stream: anyio.abc.SocketStream) -> None:
+        self.server = server
+        self.stream = stream
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=server.max_header_bytes)
+        self.scope = anyio.CancelScope()
+        self.deadline = _now() + server.idle_timeout
+        self.idle = True
+        self.timed_out = False
+        self.linger = False
+        # What a timeout answers: 408 while a request is arriving, else nothing.
+        self.on_timeout = 0
+        self.client = _address(stream, anyio.abc.SocketAttribute.remote_address)
+        self.local = _address(stream, anyio.abc.SocketAttribute.local_address)
+
+    async def handle(self) -> None:
+        try:
+            with self.scope:
+                try:
+                    await self._serve_requests()
+                except h11.RemoteProtocolError as exc:
+                    # Malformed HTTP: answer with h11's hint (400, 431...) and hang up.
+                    await self.fail(exc.error_status_hint, str(exc) or "Malformed HTTP request")
+                if self.linger:
+                    await self._linger()
+            if self.timed_out and self.on_timeout:
+                with anyio.move_on_after(1.0):
+                    await self.fail(self.on_timeout, "Request not received in time")
+        finally:
+            self.server._closed(self)
+            await _close_quietly(self.stream)
+
+    async def receive_some(self) -> bytes:
+        """The next bytes from the client; b"" at end of stream (h11's spelling)."""
+        try:
+            return await self.stream.receive(_READ_SIZE)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return b""
+
+    async def write(self, data: bytes) -> bool:
+        """Send data within the write timeout; False if the client is gone."""
+        deadline, on_timeout = self.deadline, self.on_timeout
+        self.deadline, self.on_timeout = _now() + self.server.write_timeout, 0
+        try:
+            await self.stream.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            return False
+        self.deadline, self.on_timeout = deadline, on_timeout
+        return True
+
+    async def fail(self, status: int, message: str, method: str = "-", path: str = "-") -> None:
+        """Answer a request the server refuses itself, and arrange to close."""
+        started = _now()
+        body = self.server.error_body(status, message)
+        await self.write(_raw_response(status, body))
+        self.linger = True
+        if self.server.access_log:
+            _log_access(method, path, status, len(body), started)
+
+    async def _serve_requests(self) -> None:
+        server = self.server
+        conn = self.h11
+        app = server.app
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                if server.shutting_down:
+                    return
+                self.idle = True
+                self.deadline, self.on_timeout = _now() + server.idle_timeout, 0
+                data = await self.receive_some()
+                self.idle = False
+                self.deadline = _now() + server.request_timeout
+                self.on_timeout = 408
+                conn.receive_data(data)
+                event = conn.next_event()
+                while event is h11.NEED_DATA:
+                    conn.receive_data(await self.receive_some())
+                    event = conn.next_event()
+            else:  # a pipelined request, already buffered
+                self.deadline = _now() + server.request_timeout
+                self.on_timeout = 408
+            if type(event) is not h11.Request:
+                return  # ConnectionClosed: the client hung up between requests
+
+            exchange = _Exchange(self, event)
+            if not await exchange.check_length():
+                return
+            try:
+                await app(exchange.asgi_scope(), exchange.receive, exchange.send)
+            except Exception:
+                logger.exception("Exception in ASGI app for %s %s", exchange.method, exchange.path)
+                if not exchange.head_sent and not exchange.broken:
+                    await self.fail(500, "Internal server error", exchange.method, exchange.path)
+                return
+            finally:
+                exchange.finish()
+            if exchange.broken or exchange.answered:
+                return
+            if not exchange.complete:
+                if not exchange.head_sent:
+                    await self.fail(500, "The app sent no response", exchange.method, exchange.path)
+                return  # a response cut short: closing is the only way to say so
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                # Connection: close, HTTP/1.0, or a request body the app left unread.
+                self.linger = conn.their_state is h11.SEND_BODY
+                return
+            if server.shutting_down:
+                return
+            conn.start_next_cycle()
+
+    async def _linger(self) -> None:
+        # Closing with unread input makes the kernel send RST, which can destroy the
+        # response we just wrote before the client reads it. So half-close, then read
+        # and discard for a bounded time and size (Apache's "lingering close").
+        self.deadline, self.on_timeout = _now() + _LINGER_SECONDS, 0
+        self.linger = False
+        await self.stream.send_eof()
+        drained = 0
+        while drained < _LINGER_BYTES:
+            data = await self.receive_some()
+            if not data:
+                return
+            drained += len(data)
+
+
+class _Exchange:
+    """One request/response cycle: the ASGI receive and send callables and their state."""
+
+    __slots__ = (
+        "answered",
+        "body_done",
+        "broken",
+        "complete",
+        "conn",
+        "connection",
+        "delivered",
+        "disconnected",
+        "head_sent",
+        "headers",
+        "logged",
+        "method",
+        "path",
+        "pending",
+        "query",
+        "raw_path",
+        "received",
+        "request",
+        "sent",
+        "start_time",
+        "status",
+    )
+
+    def __init__(self, connection: _Connection, request: h11.Request) -> None:
+        self.connection = connection
+        self.conn = connection.h11
+        self.request = request
+        self.start_time = _now()
+        self.method = request.method.decode("ascii")
+        raw_path, _, self.query = request.target.partition(b"?")
+        if not raw_path.startswith(b"/") and b"://" in raw_path:
+            # Absolute form (RFC 9112 section 3.2.2): keep only the path.
+            raw_path = b"/" + raw_path.split(b"://", 1)[1].partition(b"/")[2]
+        self.raw_path = raw_path
+        # h11 has checked the target is visible ASCII; the access log shows it as sent.
+        self.path = raw_path.decode("ascii")
+        self.pending: list[bytes] = []  # body chunks taken from h11, not yet delivered
+        self.received = 0
+        self.body_done = False  # h11 has produced EndOfMessage
+        self.delivered = False  # the app has had the last body message
+        self.disconnected: anyio.Event | None = None
+        self.status = 0  # set by http.response.start
+        self.headers: Iterable[tuple[bytes, bytes]] = ()
+        self.head_sent = False
+        self.complete = False  # the whole response is written
+        self.sent = 0
+        self.broken = False  # the client went away or spoke bad HTTP mid-body
+        self.answered = False  # the server answered itself (413, 400): app output dropped
+        self.logged = False
+
+    def asgi_scope(self) -> Scope:
+        connection = self.connection
+        request = self.request
+        path = self.path
+        return {
+            "type": "http",
+            "asgi": _ASGI_VERSION,
+            "http_version": _HTTP_VERSIONS.get(request.http_version, "1.1"),
+            "server": connection.local,
+            "client": connection.client,
+            "scheme": "http",
+            "method": self.method,
+            "root_path": "",
+            "path": unquote(path) if "%" in path else path,
+            "raw_path": self.raw_path,
+            "query_string": self.query,
+            "headers": list(request.headers),
+            "state": dict(connection.server.state),
+        }
+
+    async def check_length(self) -> bool:
+        """Refuse a declared body over the limit before reading any of it."""
+        limit = self.connection.server.max_body_bytes
+        if limit is not None:
+            for name, value in self.request.headers:
+                if name == b"content-length":
+                    if int(value) > limit:
+                        await self._answer(413, _too_large_message(limit))
+                        return False
+                    break
+        # Most request bodies arrive with their head: collect them now, so the
+        # app's first receive() usually returns the whole body at once.
+        self._pull_buffered()
+        if self.body_done:
+            self.connection.deadline, self.connection.on_timeout = _INF, 0
+        return True
+
+    async def _answer(self, status: int, message: str) -> Message:
+        self.answered = True
+        self.pending.clear()
+        if not self.head_sent:
+            await self.connection.fail(status, message, self.method, self.path)
+        return {"type": "http.disconnect"}
+
+    def _pull_buffered(self) -> None:
+        # Move the body events h11 can produce without reading the socket into pending.
+        conn = self.conn
+        while not self.body_done:
+            event = conn.next_event()
+            kind = type(event)
+            if kind is h11.Data:
+                data = event.data  # type: ignore[union-attr]
+                self.pending.append(data)
+                self.received += len(data)
+            elif kind is h11.EndOfMessage:
+                self.body_done = True
+            else:
+                return  # NEED_DATA, or ConnectionClosed (seen again by receive)
+
+    async def receive(self) -> Message:
+        if self.answered or self.broken:
+            return {"type": "http.disconnect"}
+        if not (self.pending or self.body_done):
+            if self.complete:
+                return {"type": "http.disconnect"}
+            try:
+                await self._read_more()
+            except h11.RemoteProtocolError as exc:
+                return await self._answer(exc.error_status_hint, str(exc))
+            if self.broken:
+                return {"type": "http.disconnect"}
+        limit = self.connection.server.max_body_bytes
+        if limit is not None and self.received > limit:
+            return await self._answer(413, _too_large_message(limit))
+        if self.pending or not self.delivered:
+            pending = self.pending
+            body = pending[0] if len(pending) == 1 else b"".join(pending)
+            self.pending = []
+            self.delivered = self.body_done
+            return {"type": "http.request", "body": body, "more_body": not self.body_done}
+        # ASGI: after the body, receive() waits until the response is done or the
+        # client is gone, then reports http.disconnect.
+        if not self.complete:
+            if self.disconnected is None:
+                self.disconnected = anyio.Event()
+            await self.disconnected.wait()
+        return {"type": "http.disconnect"}
+
+    async def _read_more(self) -> None:
+        connection = self.connection
+        conn = self.conn
+        if conn.they_are_waiting_for_100_continue:
+            data = conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+            if data is not None and not await connection.write(data):
+                self.broken = True
+                return
+        while True:
+            self._pull_buffered()
+            if self.pending or self.body_done:
+                break
+            connection.deadline = self.start_time + connection.server.request_timeout
+            connection.on_timeout = 0 if self.head_sent else 408
+            data = await connection.receive_some()
+            if not data:
+                self.broken = True
+                return
+            conn.receive_data(data)
+        if self.body_done:
+            connection.deadline, connection.on_timeout = _INF, 0
+
+    async def send(self, message: Message) -> None:
+        if self.broken or self.answered:
+            return  # the client is gone or was answered: the app's output is dropped
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self.status:
+                raise RuntimeError("http.response.start sent twice")
+            self.status = int(message["status"])
+            self.headers = message.get("headers", ())
+            return
+        if kind != "http.response.body":
+            raise RuntimeError(f"unexpected ASGI message {kind!r}")
+        if not self.status:
+            raise RuntimeError("http.response.body before http.response.start")
+        if self.complete:
+            raise RuntimeError("http.response.body after the response was complete")
+        conn = self.conn
+        body: bytes = message.get("body", b"")
+        parts: list[bytes] = []
+        if not self.head_sent:
+            parts += self._head()
+            self.head_sent = True
+        if body and self.method != "HEAD":  # a HEAD answer has headers only
+            parts += _emit(conn, h11.Data(data=body))
+            self.sent += len(body)
+        if not message.get("more_body", False):
+            parts += _emit(conn, h11.EndOfMessage())
+            self.complete = True
+        if parts and not await self.connection.write(
+            parts[0] if len(parts) == 1 else b"".join(parts)
+        ):
+            self.broken = True
+        if self.complete:
+            self.finish()
+
+    def _head(self) -> list[bytes]:
+        headers = [*self.headers, (b"date", _date_header())]
+        if not self.body_done:
+            # A bad body is found here too: we close after this response anyway.
+            with contextlib.suppress(h11.RemoteProtocolError):
+                self._pull_buffered()
+        if not self.body_done or self.connection.server.shutting_down:
+            # Keep-alive needs the whole request read; otherwise say we will close.
+            headers.append((b"connection", b"close"))
+        response = h11.Response(
+            status_code=self.status, headers=headers, reason=_REASONS.get(self.status, b"")
+        )
+        return _emit(self.conn, response)
+
+    def finish(self) -> None:
+        """Wake a receive() waiting for the end of the response; log it once."""
+        if self.disconnected is not None:
+            self.disconnected.set()
+        if self.complete and not self.logged:
+            self.logged = True
+            if self.connection.server.access_log:
+                _log_access(self.method, self.path, self.status, self.sent, self.start_time)
+
+
+def _emit(conn: h11.Connection, event: h11.Response | h11.Data | h11.EndOfMessage) -> list[bytes]:
+    # The bytes h11 frames for an event, the body passed through uncopied.
+    data = conn.send_with_data_passthrough(event)
+    assert data is not None  # None only for ConnectionClosed, never sent here
+    return data
+
+
+def _log_access(method: str, path: str, status: int, size: int, started: float) -> None:
+    # Method, path without query, status, body bytes, duration: never a header or body.
+    if access_logger.isEnabledFor(logging.INFO):
+        duration = (_now() - started) * 1000
+        access_logger.info("%s %s %d %d %.2fms", method, path, status, size, duration)
+
+
+def _raw_response(status: int, body: bytes) -> bytes:
+    """A complete response the server writes itself, always closing the connection."""
+    head = (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        b"x-content-type-options: nosniff\r\ndate: %s\r\nconnection: close\r\n\r\n"
+    ) % (status, _REASONS.get(status, b""), len(body), _date_header())
+    return head + body
+
+
+def _address(stream: anyio.abc.SocketStream, attribute: Any) -> tuple[str, int] | None:
+    try:
+        address = stream.extra(attribute)
+    except (anyio.TypedAttributeLookupError, OSError):
+        return None
+    if isinstance(address, tuple):
+        return (str(address[0]), int(address[1]))
+    return None
+
+
+def _format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def _close_quietly(stream: anyio.abc.SocketStream) -> None:
+    with anyio.CancelScope(shield=True):
+        with contextlib.suppress(anyio.BrokenResourceError, OSError):
+            await stream.aclose()
+
+
+def serve(
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    install_signal_handlers: bool = True,
+    backend: str = "asyncio",
+    **options: Any,
+) -> int:
+    """Serve `app` until SIGINT/SIGTERM, then shut down gracefully; returns 0.
+
+    server.serve(server.asgi(integration), port=8000, max_connections=200)
+
+    `options` are those of `Server` (limits, timeouts, `on_bound`, `access_log`).
+    """
+    instance = Server(app, host, port, **options)
+    anyio.run(
+        partial(instance.serve, install_signal_handlers=install_signal_handlers), backend=backend
+    )
+    return 0
+
+
+# ---- Entry point for `python -m connector serve` ----------------------------------
+
+
+def run(
+    integration: connector.Integration,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    max_body_size: int | None = None,
+) -> int:
+    """Serve `integration` with the built-in server; the exit code when it stops.
+
+    raise SystemExit(server.run(integration, port=8000))
+
+    `token` None reads $CONNECTOR_TOKEN (empty means none). Logs to stderr at INFO
+    unless logging is already configured.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+        )
+    if token is None:
+        token = os.environ.get(TOKEN_ENV, "")
+    if not token:
+        token = None
+    limit = DEFAULT_MAX_BODY_SIZE if max_body_size is None else max_body_size
+    app = asgi(integration, token=token, max_body_size=limit)
+    logger.info(
+        "Serving connector %s %s (%s)",
+        integration.app_id,
+        integration.version,
+        "bearer token required" if token else "no token: bind to a trusted interface only",
+    )
+    try:
+        return serve(app, host, port, max_body_bytes=limit)
+    except OSError as exc:
+        logger.error("Cannot serve on %s: %s", _format_address(host, port), exc)
+        return 1
+    except RuntimeError as exc:
+        logger.error("%s", exc)
+        return 1
