@@ -84,7 +84,8 @@ def running_uvicorn(app: server.ASGIApp) -> Iterator[int]:
     """Serve `app` under uvicorn (h11 mode) in a thread; yields the port."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, as uvicorn's own bind has it, so asyncio sets TCP_NODELAY.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

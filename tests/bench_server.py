@@ -68,8 +68,10 @@ def child(kind: str) -> None:
 
     import uvicorn
 
-    sock = socket.socket()
+    # proto=IPPROTO_TCP, as uvicorn's own bind has it, so asyncio sets TCP_NODELAY.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
     report(*sock.getsockname())
     config = uvicorn.Config(
         app, http=kind.split("-")[1], loop="asyncio", log_level="warning", access_log=False

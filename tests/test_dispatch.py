@@ -83,7 +83,10 @@ class collecting:
 
 
 def body(**members: Any) -> bytes:
-    envelope: dict[str, Any] = {"auth": {"basic": {"username": "u", "password": "pw"}}, "request": {}}
+    envelope: dict[str, Any] = {
+        "auth": {"basic": {"username": "u", "password": "pw"}},
+        "request": {},
+    }
     envelope.update(members)
     return json.dumps(envelope).encode()
 
@@ -105,7 +108,9 @@ def accounts() -> Integration:
     integration = make_integration(settings_model=Settings)
 
     @integration.capability
-    async def list_accounts(request: ListAccountsRequest, settings: Settings) -> ListAccountsResponse:
+    async def list_accounts(
+        request: ListAccountsRequest, settings: Settings
+    ) -> ListAccountsResponse:
         account = FoundAccountData(integration_specific_id=settings.region)
         return ListAccountsResponse(response=[account], raw_data={"upstream": 1})
 
@@ -128,11 +133,16 @@ def accounts() -> Integration:
         (body(request={"custom_attributes": [1]}), "at `$.request.custom_attributes[0]`"),
         (body(auth={"token": {"token": "tok-123456"}}), "Missing `auth.basic`"),
         (body(auth={}), "Missing `auth.basic`"),
-        (body(settings={"retries": "many"}), "Invalid settings: Expected `int`, got `str` - at `$.settings.retries`"),
+        (
+            body(settings={"retries": "many"}),
+            "Invalid settings: Expected `int`, got `str` - at `$.settings.retries`",
+        ),
         (body(settings=[1]), "at `$.settings`"),
     ],
 )
-def test_wire_failures_are_bad_request_envelopes(accounts: Integration, raw: bytes, fragment: str) -> None:
+def test_wire_failures_are_bad_request_envelopes(
+    accounts: Integration, raw: bytes, fragment: str
+) -> None:
     out, code = run(accounts.dispatch_result("list_accounts", raw))
     assert code is ErrorCode.BAD_REQUEST
     error = error_of(out)
@@ -152,9 +162,13 @@ def test_unregistered_names_are_not_implemented(accounts: Integration) -> None:
 def test_success_drops_raw_data_unless_asked(accounts: Integration) -> None:
     plain = msgspec.json.decode(run(accounts.dispatch("list_accounts", body())))
     assert plain["raw_data"] is None and plain["response"][0]["integration_specific_id"] == "eu"
-    asked = msgspec.json.decode(run(accounts.dispatch("list_accounts", body(include_raw_data=True))))
+    asked = msgspec.json.decode(
+        run(accounts.dispatch("list_accounts", body(include_raw_data=True)))
+    )
     assert asked["raw_data"] == {"upstream": 1}
-    explicit = msgspec.json.decode(run(accounts.dispatch("list_accounts", body(settings={"region": "us"}))))
+    explicit = msgspec.json.decode(
+        run(accounts.dispatch("list_accounts", body(settings={"region": "us"})))
+    )
     assert explicit["response"][0]["integration_specific_id"] == "us"
 
 
@@ -173,7 +187,9 @@ def test_required_settings_are_named_when_missing() -> None:
     integration = make_integration(settings_model=RequiredSettings)
 
     @integration.capability
-    async def validate_credentials(request: ValidateCredentialsRequest) -> ValidateCredentialsResponse:
+    async def validate_credentials(
+        request: ValidateCredentialsRequest,
+    ) -> ValidateCredentialsResponse:
         settings = connector.get_settings(request, RequiredSettings)
         return ValidateCredentialsResponse(
             response=ValidatedCredentials(valid=True, unique_tenant_id=settings.account_id)
@@ -183,7 +199,9 @@ def test_required_settings_are_named_when_missing() -> None:
     assert code is ErrorCode.BAD_REQUEST
     assert "missing required field `account_id`" in error_of(out).message
     assert "$.settings" in error_of(out).message
-    out, code = run(integration.dispatch_result("validate_credentials", body(settings={"account_id": "t1"})))
+    out, code = run(
+        integration.dispatch_result("validate_credentials", body(settings={"account_id": "t1"}))
+    )
     assert code is None and b'"unique_tenant_id":"t1"' in out
 
 
@@ -197,8 +215,12 @@ def test_every_auth_kind_is_checked() -> None:
         integration = make_integration(auth=kind)
 
         @integration.capability
-        async def validate_credentials(request: ValidateCredentialsRequest) -> ValidateCredentialsResponse:
-            return ValidateCredentialsResponse(response=ValidatedCredentials(valid=True, unique_tenant_id="t"))
+        async def validate_credentials(
+            request: ValidateCredentialsRequest,
+        ) -> ValidateCredentialsResponse:
+            return ValidateCredentialsResponse(
+                response=ValidatedCredentials(valid=True, unique_tenant_id="t")
+            )
 
         assert run(integration.dispatch_result("validate_credentials", body(auth=good)))[1] is None
         for other_kind, other in credentials.items():
@@ -285,7 +307,9 @@ def test_http_handler_follows_the_status_table(status: int, code: str) -> None:
 
 
 def test_connector_error_keeps_its_code_and_app_error_code() -> None:
-    exc = ConnectorError("Seat limit reached", ErrorCode.PERMISSION_DENIED, app_error_code="acme.seats")
+    exc = ConnectorError(
+        "Seat limit reached", ErrorCode.PERMISSION_DENIED, app_error_code="acme.seats"
+    )
     error = error_of(run(raising(exc).dispatch("list_accounts", body())))
     assert error.error_code == "acme.permission_denied"
     assert error.app_error_code == "acme.seats"
@@ -296,7 +320,12 @@ def test_connector_error_keeps_its_code_and_app_error_code() -> None:
 def test_first_matching_handler_wins_and_third_element_sets_the_code() -> None:
     class Shout(ExceptionHandler):
         @staticmethod
-        def handle(e: Exception, original_func: Any, response: ErrorResponse, error_code: ErrorCode | None = None) -> ErrorResponse:
+        def handle(
+            e: Exception,
+            original_func: Any,
+            response: ErrorResponse,
+            error_code: ErrorCode | None = None,
+        ) -> ErrorResponse:
             response.error.message = f"handled in {original_func.__name__}: {e}"
             response.error.app_error_code = "acme.shout"
             return ExceptionHandler.handle(e, original_func, response, error_code)
@@ -305,11 +334,15 @@ def test_first_matching_handler_wins_and_third_element_sets_the_code() -> None:
         (KeyError, Shout, ErrorCode.NOT_FOUND),
         (LookupError, HTTPHandler, ErrorCode.INVALID_VALUE),
     ]
-    error = error_of(run(raising(KeyError("k"), exception_handlers=handlers).dispatch("list_accounts", body())))
+    error = error_of(
+        run(raising(KeyError("k"), exception_handlers=handlers).dispatch("list_accounts", body()))
+    )
     assert error.error_code == "acme.not_found"
     assert error.message == "handled in list_accounts: 'k'"
     assert error.app_error_code == "acme.shout"
-    error = error_of(run(raising(IndexError("i"), exception_handlers=handlers).dispatch("list_accounts", body())))
+    error = error_of(
+        run(raising(IndexError("i"), exception_handlers=handlers).dispatch("list_accounts", body()))
+    )
     assert error.error_code == "acme.invalid_value"
 
 
@@ -357,7 +390,7 @@ def test_handle_errors_false_lets_capability_errors_propagate() -> None:
     integration = raising(ValueError("debug me"), handle_errors=False)
     with pytest.raises(ValueError, match="debug me"):
         run(integration.dispatch("list_accounts", body()))
-    out, code = run(integration.dispatch_result("list_accounts", b"nope"))
+    _, code = run(integration.dispatch_result("list_accounts", b"nope"))
     assert code is ErrorCode.BAD_REQUEST
 
 
@@ -386,7 +419,9 @@ def test_sync_capability_errors_are_envelopes_too() -> None:
     def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
         raise ConnectorError("nope", ErrorCode.RATE_LIMIT)
 
-    assert error_of(run(integration.dispatch("list_accounts", body()))).error_code == "acme.rate_limit"
+    assert (
+        error_of(run(integration.dispatch("list_accounts", body()))).error_code == "acme.rate_limit"
+    )
 
 
 # ---- properties ---------------------------------------------------------------
@@ -397,15 +432,21 @@ MOCK_NAMES = sorted(mock_integration.capabilities)
 
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 envelope_like = st.fixed_dictionaries(
     {},
     optional={
-        "auth": st.one_of(json_like, st.just({"basic": {"username": "admin", "password": "correct-horse"}})),
+        "auth": st.one_of(
+            json_like, st.just({"basic": {"username": "admin", "password": "correct-horse"}})
+        ),
         "request": st.one_of(json_like, st.just({})),
-        "page": st.one_of(json_like, st.fixed_dictionaries({}, optional={"token": json_like, "size": json_like})),
+        "page": st.one_of(
+            json_like, st.fixed_dictionaries({}, optional={"token": json_like, "size": json_like})
+        ),
         "settings": json_like,
         "include_raw_data": json_like,
     },
@@ -416,8 +457,14 @@ bodies = st.one_of(st.binary(max_size=200), envelope_like.map(lambda d: json.dum
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from([*MOCK_NAMES, "get_authorization_url", "nope"]), raw=bodies)
 @example(name="list_accounts", raw=b"\xff\xfe")
-@example(name="list_accounts", raw=b'{"auth": {"basic": {"username": "admin", "password": "correct-horse"}}, "request": {}, "page": {"token": "!!"}}')
-@example(name="create_account", raw=b'{"auth": {"basic": {"username": "admin", "password": "correct-horse"}}, "request": {"entitlements": [], "email": "e", "user_status": "WEIRD"}}')
+@example(
+    name="list_accounts",
+    raw=b'{"auth": {"basic": {"username": "admin", "password": "correct-horse"}}, "request": {}, "page": {"token": "!!"}}',
+)
+@example(
+    name="create_account",
+    raw=b'{"auth": {"basic": {"username": "admin", "password": "correct-horse"}}, "request": {"entitlements": [], "email": "e", "user_status": "WEIRD"}}',
+)
 def test_any_bytes_give_the_response_or_an_envelope(name: str, raw: bytes) -> None:
     """For any body and any name, dispatch returns the capability's response or an error envelope."""
     out, code = run(mock_integration.dispatch_result(name, raw))
@@ -456,7 +503,9 @@ def exceptions(draw: st.DrawFn) -> Exception:
 def test_any_exception_becomes_a_well_formed_envelope(exc: Exception, handle: bool) -> None:
     """Whatever a capability raises, the envelope is complete and names the exception."""
     handlers = [(Exception, HTTPHandler, None)] if handle else []
-    out, code = run(raising(exc, exception_handlers=handlers).dispatch_result("list_accounts", body()))
+    out, code = run(
+        raising(exc, exception_handlers=handlers).dispatch_result("list_accounts", body())
+    )
     data = json.loads(out)
     assert set(data) == {"is_error", "error", "response", "raw_data", "page"}
     assert data["is_error"] is True and data["response"] is None
@@ -509,7 +558,9 @@ def leaky_exceptions(draw: st.DrawFn, planted: list[str]) -> Exception:
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(password=secrets, setting=secrets, data=st.data())
-def test_secrets_never_reach_errors_or_logs(password: str, setting: str, data: st.DataObject) -> None:
+def test_secrets_never_reach_errors_or_logs(
+    password: str, setting: str, data: st.DataObject
+) -> None:
     """A secret sent in auth or settings is absent from a failing call's output and log."""
     integration = make_integration(settings_model=Settings)
     exc = data.draw(leaky_exceptions([password, setting]))
@@ -521,7 +572,11 @@ def test_secrets_never_reach_errors_or_logs(password: str, setting: str, data: s
     wire_failure = data.draw(st.booleans())
     settings_value: Any = {"region": setting, "retries": "x" if wire_failure else 1}
     raw = json.dumps(
-        {"auth": {"basic": {"username": "someone", "password": password}}, "request": {}, "settings": settings_value}
+        {
+            "auth": {"basic": {"username": "someone", "password": password}},
+            "request": {},
+            "settings": settings_value,
+        }
     )
     with collecting() as handler:
         out, code = run(integration.dispatch_result("list_accounts", raw))

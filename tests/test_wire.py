@@ -10,11 +10,11 @@ from typing import Any
 import jsonschema
 import msgspec
 import pytest
+from _strategies import strategy_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import connector
-from _strategies import strategy_for
 
 SCHEMA = json.loads(
     (Path(__file__).parent / "wire" / "lumos-connector-api-3.5.schema.json").read_text()
