@@ -10,7 +10,15 @@ from typing import Any, Final, TypeAlias
 
 import msgspec
 
-from _draft_http import HTTPClient, Request, Response, _build_request, _query_encode
+# Drafting only, delete on merge (same file): the HTTP client section's names.
+from _draft_http import (  # noqa: F401
+    HTTPClient,
+    MockTransport,
+    Request,
+    Response,
+    _build_request,
+    _query_encode,
+)
 from connector import (
     AuthorizationUrl,
     CapabilityName,
