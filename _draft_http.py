@@ -522,7 +522,7 @@ class HTTPClient:
             translated = _translate_transport_error(exc, request)
             if translated is None:
                 raise
-            raise translated from exc
+            raise type(translated)(str(exc), request=request) from exc
 
     async def get(self, url: str, **kwargs: Any) -> Response:
         """``await client.get("/users", params={"q": "x"})``"""

@@ -395,7 +395,7 @@ def _parse_token_response(
     if not 200 <= status < 300:
         raise _invalid_token_response(response, f"Token endpoint answered {status}")
     if not isinstance(body, dict):
-        raise _invalid_token_response(response, "Token endpoint did not answer with a JSON object")
+        raise _invalid_token_response(response, f"Token endpoint answered {status} without JSON")
     access_token = body.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise _invalid_token_response(response, "Token response has no access_token")

@@ -845,9 +845,19 @@ _HTTP_STATUS_CODES: Final[dict[int, ErrorCode]] = {
 }
 
 
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__ must not break the error path
+        return type(exc).__name__
+
+
 def _status_of(exc: BaseException) -> int | None:
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    return status if isinstance(status, int) else None
+    try:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    except Exception:
+        return None
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
 
 
 class HTTPHandler(ExceptionHandler):
@@ -1398,49 +1408,58 @@ class Integration:
     def _from_exception(self, exc: Exception, cap: Capability, request: Any) -> _Failure:
         """The envelope for an exception raised inside a capability."""
         error = Error(
-            message=str(exc) or type(exc).__name__,
+            message=_safe_str(exc) or type(exc).__name__,
             status_code=_status_of(exc),
             error_code=ErrorCode.UNEXPECTED_ERROR,
             app_id=self.app_id,
             raised_by=type(exc).__name__,
             raised_in=_where(cap.func),
         )
-        expected = True
         if isinstance(exc, ConnectorError):
             error.error_code = exc.error_code
             error.app_error_code = exc.app_error_code
         elif (foreign := _classify_foreign(exc)) is not None:
             error.error_code = foreign
-        elif error.status_code is None:
-            expected = False
-        response = ErrorResponse(is_error=True, error=error)
-        for exc_type, handler, code in self.exception_handlers:
-            if isinstance(exc, exc_type):
-                response = handler.handle(exc, cap.func, response, code)
-                expected = True
-                break
-        else:
-            if error.status_code is not None and not isinstance(exc, ConnectorError):
-                response = HTTPHandler.handle(exc, cap.func, response, None)
+        secrets = _secrets_of(request)
+        response = self._handle(exc, cap, ErrorResponse(is_error=True, error=error), secrets)
         error = response.error
         try:
             code = ErrorCode(str(error.error_code).rpartition(".")[2])
         except ValueError:
             code = ErrorCode.UNEXPECTED_ERROR
-        secrets = _secrets_of(request)
         error.message = _scrub(str(error.message), secrets)
         if error.app_error_code is not None:
             error.app_error_code = _scrub(str(error.app_error_code), secrets)
         error.error_code = f"{self.app_id}.{code}"
         error.app_id = self.app_id
-        if expected:
-            _logger().warning("%s", f"{cap.name} failed: {error.error_code}: {error.message}")
-        else:
+        if code is ErrorCode.UNEXPECTED_ERROR:
+            # Formatted as text, not exc_info: a traceback repeats str(exc),
+            # which may hold a secret that only our scrubbing can remove.
             import traceback
 
             text = "".join(traceback.format_exception(exc))
             _logger().error("%s", _scrub(f"{cap.name} failed unexpectedly:\n{text}", secrets))
+        else:
+            _logger().warning("%s", f"{cap.name} failed: {error.error_code}: {error.message}")
         return _Failure(code, response)
+
+    def _handle(
+        self, exc: Exception, cap: Capability, response: ErrorResponse, secrets: list[str]
+    ) -> ErrorResponse:
+        """Applies the first matching exception_handlers entry (or HTTPHandler for
+        upstream errors); a handler that fails leaves the pre-filled response."""
+        entry = next((e for e in self.exception_handlers if isinstance(exc, e[0])), None)
+        if entry is None:
+            if response.error.status_code is None or isinstance(exc, ConnectorError):
+                return response
+            entry = (Exception, HTTPHandler, None)
+        try:
+            handled = entry[1].handle(exc, cap.func, response, entry[2])
+        except Exception as failure:
+            text = f"{entry[1].__name__} failed on {type(exc).__name__}: {_safe_str(failure)}"
+            _logger().error("%s", _scrub(text, secrets))
+            return response
+        return handled if isinstance(handled, ErrorResponse) else response
 
     # -- info --
 

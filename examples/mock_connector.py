@@ -187,7 +187,7 @@ def _decode_token(token: str) -> int:
 
 def _paginate(items: list[T], page: Page) -> tuple[list[T], Page | None]:
     """One page of items, and the next page's token when more remain."""
-    size = page.size or DEFAULT_PAGE_SIZE
+    size = DEFAULT_PAGE_SIZE if page.size is None else page.size
     if size < 1 or size > MAX_PAGE_SIZE:
         raise ConnectorError(
             f"Page size must be between 1 and {MAX_PAGE_SIZE}", ErrorCode.BAD_REQUEST
@@ -397,8 +397,9 @@ async def create_account(
         _entitlement(directory, e.entitlement_type, e.integration_specific_id, WORKSPACE)
         for e in wanted.entitlements
     ]
-    status = AccountStatus(wanted.user_status) if wanted.user_status else AccountStatus.ACTIVE
-    if status not in (AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.PENDING):
+    allowed = {s.value: s for s in (AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.PENDING)}
+    status = allowed.get(wanted.user_status or AccountStatus.ACTIVE)
+    if status is None:
         raise ConnectorError("A new account is ACTIVE, INACTIVE or PENDING", ErrorCode.BAD_REQUEST)
     user = _new_user(
         directory,

@@ -586,3 +586,38 @@ def test_secrets_never_reach_errors_or_logs(
     for secret in (password, setting):
         assert all(secret not in value for value in values), (secret, out)
         assert secret not in log_text
+
+
+def test_broken_exceptions_and_handlers_still_give_envelopes(logs: Collect) -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no str for you")
+
+    error = error_of(run(raising(Unprintable()).dispatch("list_accounts", body())))
+    assert error.error_code == "acme.unexpected_error" and error.raised_by == "Unprintable"
+
+    class Broken(ExceptionHandler):
+        @staticmethod
+        def handle(
+            e: Exception,
+            original_func: Any,
+            response: ErrorResponse,
+            error_code: ErrorCode | None = None,
+        ) -> ErrorResponse:
+            raise RuntimeError("handler bug")
+
+    integration = raising(
+        ConnectorError("gone", ErrorCode.NOT_FOUND), exception_handlers=[(Exception, Broken, None)]
+    )
+    error = error_of(run(integration.dispatch("list_accounts", body())))
+    assert error.error_code == "acme.not_found" and error.message == "gone"
+    assert any("Broken failed on ConnectorError" in r.getMessage() for r in logs.records)
+
+
+def test_a_handler_catching_everything_still_logs_unexpected_errors_in_full(logs: Collect) -> None:
+    integration = raising(KeyError("k"), exception_handlers=[(Exception, ExceptionHandler, None)])
+    assert (
+        error_of(run(integration.dispatch("list_accounts", body()))).error_code
+        == "acme.unexpected_error"
+    )
+    assert any("Traceback" in r.getMessage() for r in logs.records)
