@@ -17,10 +17,12 @@ Licence: MIT.
 """
 
 import enum
+import math
 import sys
+import time
 import typing
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Final, TypeVar, overload
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Final, Protocol, TypeAlias, TypeVar, overload
 
 import msgspec
 
@@ -44,6 +46,10 @@ __all__ = (
     "Capability",
     "CapabilityName",
     "CapabilitySchema",
+    "ClientAuthenticationMethod",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionClosed",
     "ConnectorError",
     "CreateAccount",
     "CreateAccountEntitlement",
@@ -81,16 +87,20 @@ __all__ = (
     "GetLastActivity",
     "GetLastActivityRequest",
     "GetLastActivityResponse",
+    "HTTPClient",
     "HTTPHandler",
+    "HTTPStatusError",
     "HandleAuthorizationCallback",
     "HandleAuthorizationCallbackRequest",
     "HandleAuthorizationCallbackResponse",
     "HandleClientCredentials",
     "HandleClientCredentialsRequest",
     "HandleClientCredentialsResponse",
+    "Headers",
     "Info",
     "InfoResponse",
     "Integration",
+    "InvalidRequest",
     "LastActivityData",
     "ListAccounts",
     "ListAccountsRequest",
@@ -104,16 +114,28 @@ __all__ = (
     "ListResources",
     "ListResourcesRequest",
     "ListResourcesResponse",
+    "MockTransport",
+    "OAuthCapabilities",
     "OAuthCredential",
+    "OAuthError",
+    "OAuthFlowType",
+    "OAuthRequest",
+    "OAuthSettings",
     "OauthCredentials",
     "Page",
     "RefreshAccessToken",
     "RefreshAccessTokenRequest",
     "RefreshAccessTokenResponse",
     "RegistrationError",
+    "Request",
+    "RequestDataType",
+    "RequestMethod",
+    "RequestTimeout",
     "ResourceType",
+    "Response",
     "TokenCredential",
     "TokenType",
+    "TransportError",
     "UnassignEntitlement",
     "UnassignEntitlementRequest",
     "UnassignEntitlementResponse",
@@ -135,6 +157,8 @@ __all__ = (
 if typing.TYPE_CHECKING:
     import argparse
     import logging
+
+    import httpcore
 
 
 def _logger() -> "logging.Logger":
@@ -881,24 +905,11 @@ class HTTPHandler(ExceptionHandler):
 
 HandlerEntry = tuple[type[BaseException], type[ExceptionHandler], ErrorCode | None]
 
-# httpcore's exceptions by class name, for authors who call httpcore directly;
-# matched by name so that `import connector` never imports httpcore.
-_HTTPCORE_CODES: Final[dict[str, ErrorCode]] = {
-    "ConnectTimeout": ErrorCode.CONNECTION_TIMEOUT,
-    "ReadTimeout": ErrorCode.REQUEST_TIMEOUT,
-    "WriteTimeout": ErrorCode.REQUEST_TIMEOUT,
-    "PoolTimeout": ErrorCode.REQUEST_TIMEOUT,
-    "ConnectError": ErrorCode.CONNECTION_REJECTED,
-    "ReadError": ErrorCode.CONNECTION_CLOSED,
-    "WriteError": ErrorCode.CONNECTION_CLOSED,
-    "RemoteProtocolError": ErrorCode.CONNECTION_CLOSED,
-}
-
 
 def _classify_foreign(exc: BaseException) -> ErrorCode | None:
-    if type(exc).__module__.startswith("httpcore"):
-        return _HTTPCORE_CODES.get(type(exc).__name__)
-    return None
+    # Raw httpcore (or httpx) exceptions an author lets escape; matched by name
+    # in the HTTP client section, so `import connector` never imports httpcore.
+    return _classify_transport_exception(exc)
 
 
 class _Failure(Exception):
@@ -1558,14 +1569,1086 @@ def get_page(request: Any) -> Page:
     return page if page is not None else Page()
 
 
-# ---- HTTP client ----------------------------------------------------------------
+# ---- HTTP client ------------------------------------------------------------
+# A small async client over httpcore. httpcore and anyio are imported inside the
+# functions that need them, so `import connector` stays light. Everything that
+# can go wrong on the wire surfaces as one of the exceptions below, whose
+# messages name the method and URL path only: never the query string, a header
+# or a body, where credentials travel.
+
+_QueryValue: TypeAlias = str | int | float | bool | None
+# A mapping (a list value repeats the key) or a sequence of pairs; also form data.
+_QueryParams: TypeAlias = (
+    Mapping[str, _QueryValue | Sequence[_QueryValue]] | Sequence[tuple[str, _QueryValue]]
+)
+_HeaderInput: TypeAlias = Mapping[str, str] | Iterable[tuple[str, str]]
+
+_HTTP_JSON_ENCODER: Final = msgspec.json.Encoder()
+# No JSON body (None is a JSON value, so it cannot mean "absent").
+_NO_JSON: Final[Any] = object()
+# RFC 9110 §9.2.2: safe to repeat. POST and PATCH are not retried.
+_IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_RETRY_STATUSES: Final = frozenset({429, 503})
+# Wait between retries when the server sends no usable Retry-After.
+_RETRY_BACKOFF: Final = 0.5
+_USER_AGENT: Final = "microconnector"
 
 
-# ---- OAuth ------------------------------------------------------------------------
+class Headers(Mapping[str, str]):
+    """Case-insensitive, ordered, multi-valued HTTP headers.
+
+    ``headers["content-type"]`` joins repeated fields with ", ";
+    ``headers.get_list("set-cookie")`` keeps them apart.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: _HeaderInput | None = None) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else (items or ())
+        self._items: list[tuple[str, str]] = [(str(k), str(v)) for k, v in pairs]
+
+    def __getitem__(self, key: str) -> str:
+        values = self.get_list(key)
+        if not values:
+            raise KeyError(key)
+        return ", ".join(values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(k.lower() for k, _ in self._items))
+
+    def __len__(self) -> int:
+        return len({k.lower() for k, _ in self._items})
+
+    def __repr__(self) -> str:
+        # Names only: values include credentials (Authorization, Cookie).
+        return f"Headers({list(self)!r})"
+
+    def get_list(self, key: str) -> list[str]:
+        """Every value of field ``key``, in order."""
+        key = key.lower()
+        return [v for k, v in self._items if k.lower() == key]
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """The fields as sent or received, repeated names included."""
+        return list(self._items)
 
 
-def _install_oauth(integration: "Integration") -> None:
-    raise NotImplementedError("OAuth section not merged yet")
+class Request:
+    """An HTTP request as handed to a transport (what `MockTransport` handlers see)."""
+
+    __slots__ = ("content", "headers", "method", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: _HeaderInput | None = None,
+        content: bytes = b"",
+    ) -> None:
+        self.method = method.upper()
+        self.url = url
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.content = content
+
+    @property
+    def path(self) -> str:
+        """The URL path without query string: what messages show."""
+        import urllib.parse
+
+        return urllib.parse.urlsplit(self.url).path or "/"
+
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        """The decoded query parameters, repeated keys included."""
+        import urllib.parse
+
+        query = urllib.parse.urlsplit(self.url).query
+        return urllib.parse.parse_qsl(query, keep_blank_values=True)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+class Response:
+    """An HTTP response; the body is read in full.
+
+    ``Response(200, json={"id": 1})`` or ``Response(404, text="gone")`` in a
+    `MockTransport` handler; ``response.raise_for_status().json()`` in a connector.
+    """
+
+    __slots__ = ("content", "headers", "request", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        headers: _HeaderInput | None = None,
+        content: bytes | None = None,
+        text: str | None = None,
+        json: Any = _NO_JSON,
+        request: Request | None = None,
+    ) -> None:
+        self.status_code = status_code
+        header_list = list(Headers(headers).multi_items())
+        if json is not _NO_JSON:
+            content = _HTTP_JSON_ENCODER.encode(json)
+            header_list = _with_default(header_list, "Content-Type", "application/json")
+        elif text is not None:
+            content = text.encode()
+            header_list = _with_default(header_list, "Content-Type", "text/plain; charset=utf-8")
+        self.headers = Headers(header_list)
+        self.content = content or b""
+        self.request = request
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the Content-Type charset (UTF-8 if none or unknown)."""
+        charset = "utf-8"
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body decoded as JSON; `ConnectorError(invalid_response)` if it is not JSON."""
+        try:
+            return msgspec.json.decode(self.content)
+        except msgspec.DecodeError as exc:
+            where = f" to {self.request.method} {self.request.path}" if self.request else ""
+            raise ConnectorError(
+                f"Response{where} is not valid JSON", ErrorCode.INVALID_RESPONSE
+            ) from exc
+
+    def raise_for_status(self) -> "Response":
+        """Raise `HTTPStatusError` for a 4xx or 5xx status; return the response otherwise."""
+        if self.status_code < 400:
+            return self
+        kind = "Client" if self.status_code < 500 else "Server"
+        where = f" for {self.request.method} {self.request.path}" if self.request else ""
+        raise HTTPStatusError(
+            f"{kind} error {self.status_code}{where}", request=self.request, response=self
+        )
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status_code}>"
+
+
+class HTTPStatusError(Exception):
+    """A 4xx/5xx response, raised by `Response.raise_for_status`.
+
+    Carries `.request` and `.response`, so `HTTPHandler` turns the upstream
+    status into an `ErrorCode` (404 -> not_found, 429 -> rate_limit, ...).
+    """
+
+    def __init__(self, message: str, *, request: Request | None, response: Response) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.response = response
+
+
+# Raising strategy: the client catches httpcore's exceptions at exactly one
+# place (`HTTPClient._send_once`) and re-raises the matching class below with
+# `raise ... from exc`. These are ConnectorErrors, so the error chain keeps
+# their code; their messages are fixed text plus method and path.
+
+
+class TransportError(ConnectorError):
+    """The request did not get a complete HTTP response."""
+
+    default_code: ClassVar[ErrorCode] = ErrorCode.CONNECTION_CLOSED
+
+    def __init__(self, message: str, *, request: Request | None = None) -> None:
+        super().__init__(message, self.default_code)
+        self.request = request
+
+
+class ConnectTimeout(TransportError):
+    """No connection within `connect_timeout`."""
+
+    default_code = ErrorCode.CONNECTION_TIMEOUT
+
+
+class ConnectError(TransportError):
+    """The connection was refused or could not be made (DNS, TLS, proxy)."""
+
+    default_code = ErrorCode.CONNECTION_REJECTED
+
+
+class RequestTimeout(TransportError):
+    """A read, write or pool timeout, or the request's overall deadline."""
+
+    default_code = ErrorCode.REQUEST_TIMEOUT
+
+
+class ConnectionClosed(TransportError):
+    """The server closed the connection or broke the protocol mid-exchange."""
+
+    default_code = ErrorCode.CONNECTION_CLOSED
+
+
+class InvalidRequest(TransportError):
+    """httpcore refused to send the request (bad URL scheme, bad header)."""
+
+    default_code = ErrorCode.CLIENT_CALL_ERROR
+
+
+# httpcore exception class name -> our class and message. Looked up along the
+# exception's MRO, so the bases catch subclasses httpcore may add.
+_TRANSPORT_ERRORS: Final[dict[str, tuple[type[TransportError], str]]] = {
+    "ConnectTimeout": (ConnectTimeout, "Connection timed out"),
+    "ConnectError": (ConnectError, "Connection failed"),
+    "ProxyError": (ConnectError, "Proxy connection failed"),
+    "ReadTimeout": (RequestTimeout, "Timed out reading the response"),
+    "WriteTimeout": (RequestTimeout, "Timed out sending the request"),
+    "PoolTimeout": (RequestTimeout, "Timed out waiting for a free connection"),
+    "TimeoutException": (RequestTimeout, "Timed out"),
+    "ReadError": (ConnectionClosed, "Connection closed while reading the response"),
+    "WriteError": (ConnectionClosed, "Connection closed while sending the request"),
+    "RemoteProtocolError": (ConnectionClosed, "Connection closed or invalid response"),
+    "NetworkError": (ConnectionClosed, "Connection lost"),
+    "ProtocolError": (ConnectionClosed, "HTTP protocol error"),
+    "LocalProtocolError": (InvalidRequest, "Request could not be sent"),
+    "UnsupportedProtocol": (InvalidRequest, "Unsupported URL scheme"),
+}
+
+
+def _transport_entry(exc: BaseException) -> tuple[type[TransportError], str] | None:
+    for cls in type(exc).__mro__:
+        if cls.__module__.partition(".")[0] in ("httpcore", "httpx"):
+            entry = _TRANSPORT_ERRORS.get(cls.__name__)
+            if entry is not None:
+                return entry
+    return None
+
+
+def _classify_transport_exception(exc: BaseException) -> ErrorCode | None:
+    """The ErrorCode for a raw httpcore (or httpx) transport exception, else None."""
+    entry = _transport_entry(exc)
+    return entry[0].default_code if entry else None
+
+
+def _translate_transport_error(exc: BaseException, request: Request) -> TransportError | None:
+    entry = _transport_entry(exc)
+    if entry is None:
+        return None
+    cls, text = entry
+    if cls is ConnectError and _caused_by(exc, ConnectionRefusedError):
+        text = "Connection refused"
+    return cls(f"{text} for {request.method} {request.path}", request=request)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class _Transport(Protocol):
+    async def handle(self, request: Request) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MockTransport:
+    """Answer requests in-process: ``HTTPClient(transport=MockTransport(handler))``.
+
+    ``handler(request)`` returns a `Response` or an awaitable of one; it may
+    raise httpcore's exceptions to act out network failures.
+    """
+
+    def __init__(self, handler: Callable[[Request], Response | Awaitable[Response]]) -> None:
+        self.handler = handler
+
+    async def handle(self, request: Request) -> Response:
+        result = self.handler(request)
+        response = result if isinstance(result, Response) else await result
+        if response.request is None:
+            response.request = request
+        return response
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _HTTPCoreTransport:
+    """The real network, through one lazily built httpcore connection pool."""
+
+    def __init__(self, *, connect_timeout: float | None, read_timeout: float | None) -> None:
+        self._timeouts = {
+            "connect": connect_timeout,
+            "read": read_timeout,
+            "write": read_timeout,
+            "pool": connect_timeout,
+        }
+        self._pool: httpcore.AsyncConnectionPool | None = None
+
+    async def handle(self, request: Request) -> Response:
+        import httpcore
+
+        if self._pool is None:
+            self._pool = httpcore.AsyncConnectionPool()
+        raw = await self._pool.request(
+            request.method,
+            request.url,
+            headers=request.headers.multi_items(),
+            content=request.content or None,
+            extensions={"timeout": self._timeouts},
+        )
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers]
+        return Response(raw.status, headers=headers, content=raw.content, request=request)
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.aclose()
+
+
+class HTTPClient:
+    """An async HTTP client for a connector's upstream API.
+
+        async with HTTPClient("https://api.example.com/v2", bearer_token=token) as client:
+            users = (await client.get("/users", params={"page": 2})).raise_for_status().json()
+
+    `connect_timeout` and `read_timeout` bound each connect and each read;
+    `deadline` bounds one attempt from connect to the last body byte. 429 and 503
+    answers to idempotent methods are retried up to `retries` times, waiting as
+    `Retry-After` says (seconds or an HTTP date), as long as the total wait stays
+    within `max_retry_wait`; otherwise that response is returned. `sleep` (async,
+    seconds) and `clock` (epoch seconds) are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "",
+        *,
+        headers: _HeaderInput | None = None,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        params: _QueryParams | None = None,
+        connect_timeout: float | None = 10.0,
+        read_timeout: float | None = 30.0,
+        deadline: float | None = 60.0,
+        retries: int = 3,
+        max_retry_wait: float = 30.0,
+        transport: _Transport | None = None,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if bearer_token is not None and basic_auth is not None:
+            raise ValueError("HTTPClient takes bearer_token or basic_auth, not both")
+        self.base_url = base_url
+        self.headers = Headers(headers)
+        self._auth_header: str | None = None
+        if bearer_token is not None:
+            self._auth_header = f"Bearer {bearer_token}"
+        elif basic_auth is not None:
+            self._auth_header = _basic_auth_header(*basic_auth)
+        self.params = _query_pairs(params)
+        self.deadline = deadline
+        self.retries = retries
+        self.max_retry_wait = max_retry_wait
+        self._transport: _Transport = transport or _HTTPCoreTransport(
+            connect_timeout=connect_timeout, read_timeout=read_timeout
+        )
+        self._sleep = sleep
+        self._clock = clock or time.time
+
+    async def __aenter__(self) -> "HTTPClient":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        await self._transport.aclose()
+
+    def build_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: _QueryParams | None = None,
+        json: Any = _NO_JSON,
+        data: _QueryParams | None = None,
+        content: bytes | str | None = None,
+        headers: _HeaderInput | None = None,
+    ) -> Request:
+        """The `Request` that `request` would send: URL joined, body encoded, headers merged."""
+        defaults = self.headers.multi_items()
+        if self._auth_header is not None:
+            defaults.append(("Authorization", self._auth_header))
+        return _build_request(
+            method,
+            _join_url(self.base_url, url, [*self.params, *_query_pairs(params)]),
+            json=json,
+            data=data,
+            content=content,
+            headers=[*defaults, *Headers(headers).multi_items()],
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: _QueryParams | None = None,
+        json: Any = _NO_JSON,
+        data: _QueryParams | None = None,
+        content: bytes | str | None = None,
+        headers: _HeaderInput | None = None,
+    ) -> Response:
+        """Send one request (retrying 429/503 on idempotent methods) and return the response.
+
+        ``await client.request("GET", "/users", params=[("id", 1), ("id", 2)])``
+        """
+        built = self.build_request(
+            method, url, params=params, json=json, data=data, content=content, headers=headers
+        )
+        return await self.send(built)
+
+    async def send(self, request: Request, *, retry: bool = True) -> Response:
+        """Send a built `Request`; ``retry=False`` sends it exactly once."""
+        waited = 0.0
+        attempt = 0
+        while True:
+            response = await self._send_once(request)
+            if not (
+                retry
+                and attempt < self.retries
+                and response.status_code in _RETRY_STATUSES
+                and request.method in _IDEMPOTENT_METHODS
+            ):
+                return response
+            wait = _retry_after(response.headers.get("retry-after"), self._clock())
+            if wait is None:
+                wait = _RETRY_BACKOFF * 2**attempt
+            if waited + wait > self.max_retry_wait:
+                return response
+            attempt += 1
+            waited += wait
+            import logging
+
+            logging.getLogger("connector.http").info(
+                "%s %s answered %d; retry %d of %d in %.1fs",
+                request.method,
+                request.path,
+                response.status_code,
+                attempt,
+                self.retries,
+                wait,
+            )
+            await self._do_sleep(wait)
+
+    async def _do_sleep(self, seconds: float) -> None:
+        if self._sleep is not None:
+            await self._sleep(seconds)
+            return
+        import anyio
+
+        await anyio.sleep(seconds)
+
+    async def _send_once(self, request: Request) -> Response:
+        import anyio
+
+        try:
+            with anyio.fail_after(self.deadline):
+                return await self._transport.handle(request)
+        except ConnectorError:
+            raise
+        except TimeoutError as exc:
+            raise RequestTimeout(
+                f"Deadline of {self.deadline:g}s exceeded for {request.method} {request.path}",
+                request=request,
+            ) from exc
+        except Exception as exc:
+            translated = _translate_transport_error(exc, request)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    async def get(self, url: str, **kwargs: Any) -> Response:
+        """``await client.get("/users", params={"q": "x"})``"""
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> Response:
+        """``await client.post("/users", json={"name": "x"})``"""
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("DELETE", url, **kwargs)
+
+
+def _build_request(
+    method: str,
+    url: str,
+    *,
+    json: Any = _NO_JSON,
+    data: _QueryParams | None = None,
+    content: bytes | str | None = None,
+    headers: _HeaderInput | None = None,
+) -> Request:
+    """A complete `Request` for an absolute URL: body encoded, framing headers added.
+
+    Later entries of `headers` replace earlier ones of the same name.
+    """
+    if sum(x is not None for x in (data, content)) + (json is not _NO_JSON) > 1:
+        raise ValueError("pass at most one of json=, data= and content=")
+    merged = [("Host", _host_header(url))]
+    body = b""
+    if json is not _NO_JSON:
+        body = _HTTP_JSON_ENCODER.encode(json)
+        merged.append(("Content-Type", "application/json"))
+    elif data is not None:
+        body = _form_encode(_query_pairs(data)).encode()
+        merged.append(("Content-Type", "application/x-www-form-urlencoded"))
+    elif content is not None:
+        body = content.encode() if isinstance(content, str) else content
+    merged.extend(Headers(headers).multi_items())
+    method = method.upper()
+    if body or method in ("POST", "PUT", "PATCH"):
+        merged = _with_default(merged, "Content-Length", str(len(body)))
+    merged = _with_default(merged, "Accept", "*/*")
+    merged = _with_default(merged, "User-Agent", _USER_AGENT)
+    return Request(method, url, headers=_merge_same_names(merged), content=body)
+
+
+def _with_default(headers: list[tuple[str, str]], name: str, value: str) -> list[tuple[str, str]]:
+    if any(k.lower() == name.lower() for k, _ in headers):
+        return headers
+    return [*headers, (name, value)]
+
+
+def _merge_same_names(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    # Defaults and per-request headers may name a field twice: the last one wins,
+    # in the position of the first.
+    last = {k.lower(): (k, v) for k, v in headers}
+    return list(last.values())
+
+
+def _basic_auth_header(username: str, password: str) -> str:
+    import base64
+
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _query_value(value: _QueryValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _query_pairs(params: _QueryParams | None) -> list[tuple[str, str]]:
+    """Flatten params to (name, value) pairs: lists repeat the key, None is left out."""
+    if not params:
+        return []
+    items: Iterable[tuple[str, Any]] = params.items() if isinstance(params, Mapping) else params
+    pairs: list[tuple[str, str]] = []
+    for key, value in items:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        pairs.extend((str(key), _query_value(v)) for v in values if v is not None)
+    return pairs
+
+
+def _query_encode(pairs: Iterable[tuple[str, str]]) -> str:
+    # %20 for spaces and every reserved character escaped: any server decodes it.
+    import urllib.parse
+
+    quote = urllib.parse.quote
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+
+
+def _form_encode(pairs: Iterable[tuple[str, str]]) -> str:
+    # application/x-www-form-urlencoded (WHATWG URL §5): "+" for space.
+    import urllib.parse
+
+    return urllib.parse.urlencode(list(pairs))
+
+
+def _join_url(base_url: str, url: str, params: list[tuple[str, str]]) -> str:
+    """base + relative path (the base's path is kept as a prefix), then params."""
+    import urllib.parse
+
+    if not urllib.parse.urlsplit(url).scheme and base_url:
+        url = base_url.rstrip("/") + "/" + url.lstrip("/") if url else base_url
+    parts = urllib.parse.urlsplit(url)
+    # Encode spaces and non-ASCII in the path; leave existing escapes alone.
+    path = urllib.parse.quote(parts.path, safe="/%:@!$&'()*+,;=~") or "/"
+    query = parts.query
+    if params:
+        query = f"{query}&{_query_encode(params)}" if query else _query_encode(params)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+
+def _host_header(url: str) -> str:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    if parts.port is not None and parts.port != default_port:
+        host = f"{host}:{parts.port}"
+    return host
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait per a Retry-After value (delay-seconds or HTTP-date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    import email.utils
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        import datetime
+
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+# ---- OAuth ------------------------------------------------------------------
+# `Integration(oauth_settings=OAuthSettings(...))` registers default OAuth 2.0
+# capabilities (RFC 6749, PKCE per RFC 7636). Each token capability is three
+# steps: build the token request (a plain function), send it exactly once
+# through HTTPClient, parse the answer (a plain function). Failures are
+# ConnectorErrors whose messages hold the HTTP status and, at most, a standard
+# OAuth error code: never a secret, code, verifier or token, and never text
+# the provider chose (it may echo what it was sent).
+
+
+class OAuthFlowType(enum.StrEnum):
+    CODE_FLOW = "CODE_FLOW"
+    CLIENT_CREDENTIALS = "CLIENT_CREDENTIALS"
+
+
+class ClientAuthenticationMethod(enum.StrEnum):
+    CLIENT_SECRET_POST = "CLIENT_SECRET_POST"  # client_id and client_secret as parameters
+    CLIENT_SECRET_BASIC = "CLIENT_SECRET_BASIC"  # HTTP Basic, RFC 6749 §2.3.1
+
+
+class RequestMethod(enum.StrEnum):
+    GET = "GET"
+    POST = "POST"
+
+
+class RequestDataType(enum.StrEnum):
+    FORMDATA = "FORMDATA"
+    JSON = "JSON"
+    QUERY = "QUERY"
+
+
+class OAuthRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """How token requests are sent: POST with a form body unless told otherwise."""
+
+    method: RequestMethod = RequestMethod.POST
+    data: RequestDataType = RequestDataType.FORMDATA
+
+
+class OAuthCapabilities(msgspec.Struct, frozen=True, kw_only=True):
+    """Which default OAuth capabilities to register (those of the flow type only)."""
+
+    get_authorization_url: bool = True
+    handle_authorization_callback: bool = True
+    handle_client_credentials_request: bool = True
+    refresh_access_token: bool = True
+
+
+# A URL, or a function of the whole request envelope returning one (tenant URLs).
+_OAuthURL: TypeAlias = str | Callable[[Any], str]
+
+
+class OAuthSettings(msgspec.Struct, frozen=True):
+    """The provider's endpoints and how to talk to them.
+
+        OAuthSettings(
+            authorization_url="https://auth.example.com/authorize",
+            token_url=lambda request: f"https://{request.settings['tenant']}.example.com/token",
+            scopes={"list_accounts": "users:read", "assign_entitlement": "groups:write"},
+            pkce=True,
+        )
+
+    `scopes` maps capability names to space-separated scopes; when a request
+    names no scopes, the union of all of them is asked for. `client_factory`
+    returns the HTTPClient used for token requests (tests pass one with a
+    MockTransport).
+    """
+
+    authorization_url: _OAuthURL | None = None  # required for the code flow
+    token_url: _OAuthURL | None = None  # always required
+    scopes: dict[str, str] = {}
+    flow_type: OAuthFlowType = OAuthFlowType.CODE_FLOW
+    client_auth: ClientAuthenticationMethod = ClientAuthenticationMethod.CLIENT_SECRET_POST
+    request_type: OAuthRequest = OAuthRequest()
+    capabilities: OAuthCapabilities = OAuthCapabilities()
+    pkce: bool = False
+    client_factory: Callable[[], HTTPClient] | None = None
+
+
+class OAuthError(ConnectorError):
+    """The token endpoint refused or failed; `.response` is its answer.
+
+    `.oauth_error` is the RFC 6749 §5.2 error code when the provider sent a
+    standard one, else None.
+    """
+
+    def __init__(
+        self, message: str, error_code: ErrorCode, *, response: Response, oauth_error: str | None
+    ) -> None:
+        super().__init__(message, error_code)
+        self.response = response
+        self.oauth_error = oauth_error
+
+
+_OAUTH_FLOW_CAPABILITIES: Final = {
+    OAuthFlowType.CODE_FLOW: (
+        CapabilityName.GET_AUTHORIZATION_URL,
+        CapabilityName.HANDLE_AUTHORIZATION_CALLBACK,
+        CapabilityName.REFRESH_ACCESS_TOKEN,
+    ),
+    OAuthFlowType.CLIENT_CREDENTIALS: (
+        CapabilityName.HANDLE_CLIENT_CREDENTIALS_REQUEST,
+        CapabilityName.REFRESH_ACCESS_TOKEN,
+    ),
+}
+
+# RFC 6749 §4.1.2.1 and §5.2 error codes -> ours. Only these names ever reach
+# a message; anything else the provider says is left out.
+_OAUTH_ERROR_CODES: Final = {
+    "invalid_grant": ErrorCode.AUTHENTICATION_EXPIRED,
+    "invalid_client": ErrorCode.UNAUTHORIZED,
+    "unauthorized_client": ErrorCode.PERMISSION_DENIED,
+    "access_denied": ErrorCode.PERMISSION_DENIED,
+    "invalid_request": ErrorCode.BAD_REQUEST,
+    "invalid_scope": ErrorCode.BAD_REQUEST,
+    "unsupported_grant_type": ErrorCode.BAD_REQUEST,
+    "unsupported_response_type": ErrorCode.BAD_REQUEST,
+    "server_error": ErrorCode.SERVICE_ERROR,
+    "temporarily_unavailable": ErrorCode.SERVICE_ERROR,
+}
+
+# Parameters the provider adds to the redirect URI (RFC 6749 §4.1.2, OpenID
+# session management, RFC 9207); the rest is the redirect_uri we sent.
+_PROVIDER_ADDED_PARAMS: Final = frozenset({"code", "state", "session_state", "iss"})
+
+
+def _install_oauth(integration: Integration) -> None:
+    """Registers the default capabilities of `integration.oauth_settings`' flow."""
+    settings = integration.oauth_settings
+    where = f"Integration {integration.app_id!r}"
+    if not isinstance(settings, OAuthSettings):
+        raise RegistrationError(f"{where}: oauth_settings must be an OAuthSettings")
+    if settings.token_url is None:
+        raise RegistrationError(f"{where}: OAuthSettings needs a token_url")
+    defaults = _oauth_defaults(settings)
+    for name in _OAUTH_FLOW_CAPABILITIES[settings.flow_type]:
+        if not getattr(settings.capabilities, name.value):
+            continue
+        if name == CapabilityName.GET_AUTHORIZATION_URL and settings.authorization_url is None:
+            raise RegistrationError(f"{where}: the code flow needs an authorization_url")
+        integration._register(name, defaults[name], default=True)
+
+
+def _oauth_defaults(settings: OAuthSettings) -> dict[CapabilityName, Callable[..., Any]]:
+    """The default capability functions for `settings`, keyed by capability."""
+
+    async def get_authorization_url(
+        request: GetAuthorizationUrlRequest,
+    ) -> GetAuthorizationUrlResponse:
+        url, verifier = _authorization_url(settings, request)
+        return GetAuthorizationUrlResponse(
+            response=AuthorizationUrl(authorization_url=url, code_verifier=verifier)
+        )
+
+    async def handle_authorization_callback(
+        request: HandleAuthorizationCallbackRequest,
+    ) -> HandleAuthorizationCallbackResponse:
+        payload = request.request
+        answer = await _send_token_request(settings, _code_exchange_request(settings, request))
+        credentials, raw = _parse_token_response(answer, refresh_token=None, state=payload.state)
+        return HandleAuthorizationCallbackResponse(
+            response=credentials, raw_data=raw if request.include_raw_data else None
+        )
+
+    async def handle_client_credentials_request(
+        request: HandleClientCredentialsRequest,
+    ) -> HandleClientCredentialsResponse:
+        payload = request.request
+        params = [("grant_type", "client_credentials")]
+        if scope := _oauth_scope(payload.scopes, settings.scopes):
+            params.append(("scope", scope))
+        token_url = _oauth_url(settings.token_url, request)
+        token_request = _token_request(
+            settings, token_url, params, payload.client_id, payload.client_secret
+        )
+        answer = await _send_token_request(settings, token_request)
+        credentials, raw = _parse_token_response(answer, refresh_token=None, state=None)
+        return HandleClientCredentialsResponse(
+            response=credentials, raw_data=raw if request.include_raw_data else None
+        )
+
+    async def refresh_access_token(
+        request: RefreshAccessTokenRequest,
+    ) -> RefreshAccessTokenResponse:
+        payload = request.request
+        params = [("grant_type", "refresh_token"), ("refresh_token", payload.refresh_token)]
+        token_url = _oauth_url(settings.token_url, request)
+        token_request = _token_request(
+            settings, token_url, params, payload.client_id, payload.client_secret
+        )
+        answer = await _send_token_request(settings, token_request)
+        credentials, raw = _parse_token_response(
+            answer, refresh_token=payload.refresh_token, state=payload.state
+        )
+        return RefreshAccessTokenResponse(
+            response=credentials, raw_data=raw if request.include_raw_data else None
+        )
+
+    return {
+        CapabilityName.GET_AUTHORIZATION_URL: get_authorization_url,
+        CapabilityName.HANDLE_AUTHORIZATION_CALLBACK: handle_authorization_callback,
+        CapabilityName.HANDLE_CLIENT_CREDENTIALS_REQUEST: handle_client_credentials_request,
+        CapabilityName.REFRESH_ACCESS_TOKEN: refresh_access_token,
+    }
+
+
+def _oauth_url(source: _OAuthURL | None, envelope: Any) -> str:
+    url = source(envelope) if callable(source) else source
+    if not isinstance(url, str) or not url:
+        raise TypeError(f"OAuth URL setting gave {type(url).__name__}, not a URL string")
+    return url
+
+
+def _oauth_scope(requested: Sequence[str], configured: Mapping[str, str]) -> str:
+    """The request's scopes, else all configured ones: space-joined, each once, in order."""
+    source = requested if requested else configured.values()
+    return " ".join(dict.fromkeys(word for item in source for word in item.split()))
+
+
+def _pkce_challenge(verifier: str) -> str:
+    """RFC 7636 §4.2 S256: BASE64URL(SHA256(ASCII(verifier))) without padding."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _with_query(url: str, pairs: Sequence[tuple[str, str]]) -> str:
+    """`url` with `pairs` appended to whatever query it already has."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    extra = _query_encode(pairs)
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urllib.parse.urlunsplit(parts._replace(query=query))
+
+
+def _authorization_url(
+    settings: OAuthSettings, envelope: GetAuthorizationUrlRequest
+) -> tuple[str, str | None]:
+    """The URL to send the user to, and the PKCE verifier when PKCE is on."""
+    payload = envelope.request
+    params = [
+        ("response_type", "code"),
+        ("client_id", payload.client_id),
+        ("redirect_uri", payload.redirect_uri),
+    ]
+    if scope := _oauth_scope(payload.scopes, settings.scopes):
+        params.append(("scope", scope))
+    params.append(("state", payload.state))
+    verifier = None
+    if settings.pkce:
+        # 64 characters from [A-Za-z0-9_-]; RFC 7636 §4.1 asks for 43 to 128.
+        import secrets
+
+        verifier = secrets.token_urlsafe(48)
+        params += [("code_challenge", _pkce_challenge(verifier)), ("code_challenge_method", "S256")]
+    return _with_query(_oauth_url(settings.authorization_url, envelope), params), verifier
+
+
+def _split_redirect(redirect_uri_with_code: str) -> tuple[str | None, str | None, str]:
+    """(code, error, redirect_uri) from the URI the provider sent the user back to.
+
+    The redirect URI is the one given to the authorization request: no
+    fragment and none of the parameters the provider added.
+    """
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(redirect_uri_with_code)
+    code = error = None
+    kept = []
+    for segment in parts.query.split("&"):
+        name, _, value = segment.partition("=")
+        name = urllib.parse.unquote_plus(name)
+        if name == "code" and code is None:
+            code = urllib.parse.unquote_plus(value)
+        elif name == "error" and error is None:
+            error = urllib.parse.unquote_plus(value)
+        if segment and name not in _PROVIDER_ADDED_PARAMS:
+            kept.append(segment)
+    redirect_uri = urllib.parse.urlunsplit(parts._replace(query="&".join(kept), fragment=""))
+    return code, error, redirect_uri
+
+
+def _code_exchange_request(
+    settings: OAuthSettings, envelope: HandleAuthorizationCallbackRequest
+) -> Request:
+    """The RFC 6749 §4.1.3 token request for a callback."""
+    payload = envelope.request
+    code, error, redirect_uri = _split_redirect(payload.redirect_uri_with_code)
+    if code is None:
+        if error is not None:
+            known = error if error in _OAUTH_ERROR_CODES else None
+            raise ConnectorError(
+                f"The provider redirected back with error {known or '(unrecognised)'}",
+                _OAUTH_ERROR_CODES.get(error, ErrorCode.BAD_REQUEST),
+            )
+        raise ConnectorError(
+            "redirect_uri_with_code has no `code` query parameter", ErrorCode.BAD_REQUEST
+        )
+    params = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+    ]
+    if payload.code_verifier:
+        params.append(("code_verifier", payload.code_verifier))
+    elif settings.pkce:
+        raise ConnectorError(
+            "PKCE is on: send back the code_verifier that get_authorization_url returned",
+            ErrorCode.BAD_REQUEST,
+        )
+    token_url = _oauth_url(settings.token_url, envelope)
+    return _token_request(settings, token_url, params, payload.client_id, payload.client_secret)
+
+
+def _token_request(
+    settings: OAuthSettings,
+    token_url: str,
+    params: Sequence[tuple[str, str]],
+    client_id: str,
+    client_secret: str,
+) -> Request:
+    """A token request with client authentication, shaped as `settings.request_type` says."""
+    import urllib.parse
+
+    headers = [("Accept", "application/json")]
+    if settings.client_auth == ClientAuthenticationMethod.CLIENT_SECRET_BASIC:
+        # RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
+        import base64
+
+        quote = urllib.parse.quote_plus
+        pair = f"{quote(client_id)}:{quote(client_secret)}".encode()
+        headers.append(("Authorization", "Basic " + base64.b64encode(pair).decode("ascii")))
+    else:
+        params = [*params, ("client_id", client_id), ("client_secret", client_secret)]
+    method = settings.request_type.method.value
+    data_type = settings.request_type.data
+    if data_type == RequestDataType.QUERY:
+        return _build_request(method, _with_query(token_url, params), headers=headers)
+    if data_type == RequestDataType.JSON:
+        return _build_request(method, token_url, json=dict(params), headers=headers)
+    return _build_request(method, token_url, data=list(params), headers=headers)
+
+
+async def _send_token_request(settings: OAuthSettings, request: Request) -> Response:
+    # Never retried: an authorization code is single-use (RFC 6749 §4.1.2).
+    client = settings.client_factory() if settings.client_factory else HTTPClient()
+    async with client:
+        return await client.send(request, retry=False)
+
+
+def _parse_token_response(
+    response: Response, *, refresh_token: str | None, state: str | None
+) -> tuple[OauthCredentials, dict[str, Any]]:
+    """The credentials in a token response (RFC 6749 §5.1), and the whole JSON body.
+
+    A refresh answer without a new refresh_token keeps `refresh_token`, the one sent.
+    """
+    status = response.status_code
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if status >= 400 or error is not None:
+        raise _token_error(response, error)
+    if not 200 <= status < 300:
+        raise _invalid_token_response(response, f"Token endpoint answered {status}")
+    if not isinstance(body, dict):
+        raise _invalid_token_response(response, f"Token endpoint answered {status} without JSON")
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise _invalid_token_response(response, "Token response has no access_token")
+    token_type = body.get("token_type") or TokenType.BEARER
+    if not isinstance(token_type, str) or token_type.lower() != TokenType.BEARER:
+        raise _invalid_token_response(response, "Token response has a token_type other than bearer")
+    new_refresh_token = body.get("refresh_token")
+    if isinstance(new_refresh_token, str) and new_refresh_token:
+        refresh_token = new_refresh_token
+    credentials = OauthCredentials(
+        access_token=access_token,
+        token_type=TokenType.BEARER,
+        refresh_token=refresh_token,
+        state=state,
+    )
+    return credentials, body
+
+
+def _invalid_token_response(response: Response, message: str) -> OAuthError:
+    return OAuthError(message, ErrorCode.INVALID_RESPONSE, response=response, oauth_error=None)
+
+
+def _token_error(response: Response, error: object) -> OAuthError:
+    """The error for a refusal: by OAuth error code first, then by HTTP status."""
+    status = response.status_code
+    known = error if isinstance(error, str) and error in _OAUTH_ERROR_CODES else None
+    if known is not None:
+        code = _OAUTH_ERROR_CODES[known]
+    elif status == 401:
+        code = ErrorCode.UNAUTHORIZED
+    elif status == 429:
+        code = ErrorCode.RATE_LIMIT
+    elif status >= 500:
+        code = ErrorCode.SERVICE_ERROR
+    else:
+        code = ErrorCode.BAD_REQUEST
+    detail = f": {known}" if known else (" with an unrecognised error" if error else "")
+    message = f"Token endpoint answered {status}{detail}"
+    return OAuthError(message, code, response=response, oauth_error=known)
 
 
 # ---- CLI ----------------------------------------------------------------------------
@@ -1614,17 +2697,21 @@ def _load_target(parser: "argparse.ArgumentParser", target: str) -> Integration:
 
 
 def _read_body(parser: "argparse.ArgumentParser", args: "argparse.Namespace") -> bytes:
+    import os
+
     if args.json is not None:
-        return str(args.json).encode()
-    if args.json_file is not None:
-        if args.json_file == "-":
-            return sys.stdin.buffer.read()
+        # Bytes that are not UTF-8 reach argv as surrogates; hand them on as they
+        # came, so that the decoder answers with a bad_request envelope.
+        return os.fsencode(args.json)
+    if args.json_file is not None and args.json_file != "-":
         try:
             with open(args.json_file, "rb") as file:
                 return file.read()
         except OSError as exc:
             parser.error(f"cannot read {args.json_file}: {exc.strerror}")
-    if sys.stdin is None or sys.stdin.isatty():
+    if sys.stdin is None:
+        parser.error("no request given and no standard input to read it from")
+    if args.json_file is None and sys.stdin.isatty():
         parser.error("no request given: use --json, --json-file, or pipe JSON on stdin")
     return sys.stdin.buffer.read()
 
@@ -1707,6 +2794,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = commands.add_parser("info", help="print the connector's info as JSON")
     sub.add_argument("target", metavar="TARGET", help=target_help)
     sub.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    # Accepted and ignored, as by a connector's own `info`: a request (with its
+    # credentials) passed here by habit must not be echoed in a usage error.
+    sub.add_argument("--json", help=argparse.SUPPRESS)
+    sub.add_argument("--json-file", help=argparse.SUPPRESS)
 
     sub = commands.add_parser("call", help="run one capability on a JSON request")
     sub.add_argument("target", metavar="TARGET", help=target_help)

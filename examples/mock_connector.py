@@ -397,8 +397,8 @@ async def create_account(
         _entitlement(directory, e.entitlement_type, e.integration_specific_id, WORKSPACE)
         for e in wanted.entitlements
     ]
-    allowed = {s.value: s for s in (AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.PENDING)}
-    status = allowed.get(wanted.user_status or AccountStatus.ACTIVE)
+    new_statuses = (AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.PENDING)
+    status = {s.value: s for s in new_statuses}.get(wanted.user_status or AccountStatus.ACTIVE)
     if status is None:
         raise ConnectorError("A new account is ACTIVE, INACTIVE or PENDING", ErrorCode.BAD_REQUEST)
     user = _new_user(

@@ -19,12 +19,12 @@ from typing import Any
 
 import msgspec
 
-from _draft_http import HTTPClient  # merge: import from connector
-from _draft_oauth import OAuthSettings  # merge: import from connector
 from connector import (
     DescriptionData,
+    HTTPClient,
     Integration,
     OAuthCredential,
+    OAuthSettings,
     ValidateCredentialsRequest,
     ValidateCredentialsResponse,
     ValidatedCredentials,

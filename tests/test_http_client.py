@@ -20,7 +20,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from _draft_http import (
+from connector import (
     ConnectorError,
     ErrorCode,
     HTTPClient,

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import base64
 import inspect
-import sys
 import threading
-from pathlib import Path
 from typing import Any
 
+import mock_connector  # examples/ is on sys.path (tests/conftest.py)
 import msgspec
 import pytest
 
 import connector
 from connector import ErrorResponse
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-if str(EXAMPLES) not in sys.path:
-    sys.path.insert(0, str(EXAMPLES))
-
-import mock_connector  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 

@@ -19,8 +19,7 @@ from _oauth_provider import Provider, serve
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import connector as _core  # drafting shim: delete on merge
-from _draft_oauth import (
+from connector import (
     CapabilityName,
     ClientAuthenticationMethod,
     HandleAuthorizationCallbackRequest,
@@ -47,8 +46,6 @@ from _draft_oauth import (
     _split_redirect,
     _token_request,
 )
-
-_core._install_oauth = _install_oauth  # type: ignore[attr-defined]  # drafting shim: delete on merge
 
 pytestmark = pytest.mark.anyio
 

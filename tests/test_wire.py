@@ -158,7 +158,7 @@ WIRE_TYPES = sorted(
         getattr(connector, name)
         for name in connector.__all__
         if isinstance(getattr(connector, name), type)
-        and issubclass(getattr(connector, name), msgspec.Struct)
+        and issubclass(getattr(connector, name), connector._Wire)
     ),
     key=lambda t: t.__name__,
 )
