@@ -1,0 +1,1360 @@
+"""scaffold.py - create a new connector project that works at once.
+
+    python -m connector scaffold foo-bar ./foo-bar [--author A] [--email E] [--force] [--vendor]
+    scaffold.create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com")
+
+writes ``pyproject.toml``, the package ``foo_bar/`` (``integration.py`` with a
+settings model, working ``validate_credentials`` and paginated ``list_accounts``
+calling the upstream through ``connector.HTTPClient``, the other capabilities as
+commented examples; ``__main__.py`` calling ``connector.run``), ``tests/`` that
+pass out of the box against an in-process fake of the upstream, ``README.md``
+and ``.gitignore``. The templates live in this file as strings.
+
+Choices, in one place:
+
+* Names: ``foo-bar``, ``foo_bar`` and ``Foo Bar`` all give the package
+  ``foo_bar``, the app id and console script ``foo-bar`` and the title
+  ``Foo Bar``. Letters, digits, ``-``, ``_`` and spaces only, starting with a
+  letter, at most 40 characters; keywords and names that would shadow a module
+  the project needs (``connector``, ``server``, ``scaffold``, ``tests``, the
+  standard library, the runtime and test dependencies) are refused.
+* The project depends on ``microconnector`` (this library's distribution name,
+  not on PyPI: install it first from its checkout or wheel). With ``vendor``,
+  ``connector.py`` and ``server.py`` are copied from where the imported
+  modules live and the project depends only on msgspec, anyio and httpcore.
+* A directory that exists and is not empty (hidden files count) is refused
+  unless ``force``; with ``force`` the generated files replace files of the
+  same path and everything else is left alone. Every file is written to a
+  staging folder first and moved into place at the end; when anything fails,
+  what was moved is taken back, replaced files are restored, and the staging
+  folder is removed: nothing partial is left behind.
+* Author and email come from the arguments, else ``git config user.name`` /
+  ``user.email``, else placeholders; each must be one packaging tools accept
+  (an email address such as ``name@example.com``, a name without line breaks):
+  an unusable argument is refused, an unusable git value skipped. Nothing here
+  ever reads stdin.
+
+Licence: MIT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import keyword
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+import connector
+
+if TYPE_CHECKING:
+    import argparse
+
+__version__: Final = connector.__version__
+
+__all__ = (
+    "DISTRIBUTION",
+    "Names",
+    "ScaffoldError",
+    "command",
+    "create",
+    "main",
+    "names_for",
+    "render",
+)
+
+# The distribution name of this library, which generated projects depend on.
+DISTRIBUTION: Final = "microconnector"
+# What a vendored project depends on instead (this library's runtime dependencies).
+_RUNTIME_DEPENDENCIES: Final = ("msgspec>=0.18", "anyio>=4", "httpcore>=1.0")
+_MAX_NAME: Final = 40
+_DEFAULT_AUTHOR: Final = "Your Name"
+_DEFAULT_EMAIL: Final = "you@example.com"
+_GIT_TIMEOUT: Final = 5.0
+
+
+# ---- Errors -------------------------------------------------------------------
+# Raising strategy: every refusal and every failure to write (an OSError
+# underneath) surfaces as one ScaffoldError with a message meant for the user;
+# `command` turns it into argparse's usage error (exit 2, no traceback).
+
+
+class ScaffoldError(Exception):
+    """The project cannot be created as asked; the message says why."""
+
+
+# ---- Names ----------------------------------------------------------------------
+
+# Modules a generated project imports or ships: a package of the same name
+# would shadow them (or, for the distribution, clash with the dependency).
+_RESERVED: Final[dict[str, str]] = {
+    "connector": "the library module 'connector'",
+    "server": "the library module 'server'",
+    "scaffold": "the library module 'scaffold'",
+    "tests": "the project's own 'tests' folder",
+    "conftest": "pytest's 'conftest' module",
+    DISTRIBUTION: f"the '{DISTRIBUTION}' library it depends on",
+    "msgspec": "the dependency 'msgspec'",
+    "anyio": "the dependency 'anyio'",
+    "httpcore": "the dependency 'httpcore'",
+    "h11": "the dependency 'h11'",
+    "pytest": "the test dependency 'pytest'",
+}
+_ALLOWED: Final = re.compile(r"[A-Za-z0-9_ -]+")
+_WORD_SEPARATORS: Final = re.compile(r"[-_ ]+")
+
+
+class Names(NamedTuple):
+    """Every spelling of a connector's name that the templates use."""
+
+    package: str  # foo_bar: the Python package
+    app_id: str  # foo-bar: Integration(app_id=...), the distribution and the console script
+    title: str  # Foo Bar: what people read
+    class_name: str  # FooBar: prefix of generated class names
+
+
+def names_for(name: str) -> Names:
+    """All spellings of `name`, or ScaffoldError saying why it cannot be a package.
+
+    names_for("Foo Bar") == Names("foo_bar", "foo-bar", "Foo Bar", "FooBar")
+    """
+    text = name.strip()
+    if not text:
+        raise ScaffoldError("the connector name is empty")
+    if not _ALLOWED.fullmatch(text):
+        shown = "".join(dict.fromkeys(ch for ch in text if not _ALLOWED.fullmatch(ch)))
+        raise ScaffoldError(
+            f"{name!r} cannot become a Python package name: use ASCII letters, digits, "
+            f"'-', '_' or spaces (it contains {shown!r})"
+        )
+    words = [word for word in _WORD_SEPARATORS.split(text) if word]
+    if not words:
+        raise ScaffoldError(f"{name!r} cannot become a Python package name: it has no letters")
+    package = "_".join(words).lower()
+    if not package[0].isalpha():
+        raise ScaffoldError(
+            f"{name!r} cannot become a Python package name: it must start with a letter"
+        )
+    if len(package) > _MAX_NAME:
+        raise ScaffoldError(
+            f"{name!r} is too long for a connector name ({len(package)} characters; "
+            f"at most {_MAX_NAME})"
+        )
+    app_id = "-".join(words).lower()
+    if keyword.iskeyword(package):
+        raise ScaffoldError(
+            f"{name!r} cannot become a Python package name: {package!r} is a Python keyword "
+            f"(try {app_id + '-connector'!r})"
+        )
+    shadowed = _RESERVED.get(package)
+    if shadowed is None and package in sys.stdlib_module_names:
+        shadowed = f"the standard library module {package!r}"
+    if shadowed is not None:
+        raise ScaffoldError(
+            f"{name!r} would give a package {package!r} that shadows {shadowed} "
+            f"(try {app_id + '-connector'!r})"
+        )
+    title = " ".join(word[0].upper() + word[1:] for word in words)
+    class_name = "".join(word[0].upper() + word[1:].lower() for word in words)
+    return Names(package=package, app_id=app_id, title=title, class_name=class_name)
+
+
+# ---- Templates --------------------------------------------------------------------
+# string.Template placeholders ($package, $app_id, $title, $class_name, ...), so
+# that the braces of Python and TOML need no escaping. The generated code passes
+# `ruff check` and `ruff format --check` under the pyproject it comes with.
+
+_PYPROJECT: Final = Template(
+    """\
+[build-system]
+requires = ["hatchling>=1.18"]
+build-backend = "hatchling.build"
+
+[project]
+name = "$app_id"
+dynamic = ["version"]
+description = "$title connector: identity-platform capabilities on microconnector."
+readme = "README.md"
+requires-python = ">=3.11"
+authors = [{ name = $author, email = $email }]
+dependencies = [$dependencies]
+
+[project.optional-dependencies]
+test = ["pytest>=8"]
+dev = ["ruff>=0.6"]
+
+[project.scripts]
+$app_id = "$package.__main__:main"
+
+[tool.hatch.version]
+path = "$package/__init__.py"
+
+[tool.hatch.build.targets.wheel]
+$wheel_comment
+only-include = [$wheel_include]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+pythonpath = ["."]
+addopts = "-q"
+
+[tool.ruff]
+line-length = 100
+target-version = "py311"
+$ruff_exclude
+[tool.ruff.lint]
+select = ["E", "F", "W", "I", "B", "UP", "SIM", "RUF"]
+
+[tool.ruff.lint.isort]
+known-first-party = ["$package"]
+known-third-party = ["connector", "server"]
+"""
+)
+
+_INIT: Final = Template(
+    '''\
+"""The $title connector, built on microconnector.
+
+Its capabilities are in `$package.integration`.
+"""
+
+__version__ = "0.1.0"
+'''
+)
+
+_MAIN: Final = Template(
+    '''\
+"""The command line: info, one sub-command per capability, serve.
+
+Installed as the `$app_id` console script;
+`python -m $package` runs it too.
+"""
+
+import connector
+
+from $package.integration import integration
+
+
+def main() -> None:
+    """Entry point of the `$app_id` console script."""
+    connector.run(integration)
+
+
+if __name__ == "__main__":
+    main()
+'''
+)
+
+_INTEGRATION: Final = Template(
+    '''\
+"""$title connector: capabilities, settings and upstream calls.
+
+Each capability takes one request envelope and returns one response. What a
+capability raises becomes an error envelope: a ConnectorError keeps its code,
+an upstream 401 becomes "unauthorized" and a 404 "not_found" (on the wire
+"$app_id.not_found"), anything else "unexpected_error".
+
+The upstream API assumed here is a small REST API (GET /me, GET /users with a
+cursor): adapt the structs and paths below to the real one.
+"""
+
+from typing import TypeVar
+from urllib.parse import quote
+
+import msgspec
+from connector import (
+    AccountStatus,
+    AccountType,
+    AppCategory,
+    ConnectorError,
+    DescriptionData,
+    ErrorCode,
+    FoundAccountData,
+    HTTPClient,
+    HTTPHandler,
+    HTTPStatusError,
+    Integration,
+    ListAccountsRequest,
+    ListAccountsResponse,
+    MockTransport,
+    Page,
+    Response,
+    TokenCredential,
+    ValidateCredentialsRequest,
+    ValidateCredentialsResponse,
+    ValidatedCredentials,
+    get_page,
+    get_token_auth,
+)
+
+from $package import __version__
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+
+
+class ${class_name}Settings(msgspec.Struct, kw_only=True):
+    """Per-tenant settings: the `settings` object of each request envelope."""
+
+    base_url: str = "$base_url"
+
+
+integration = Integration(
+    app_id="$app_id",
+    version=__version__,
+    auth=TokenCredential,
+    settings_model=${class_name}Settings,
+    exception_handlers=[(HTTPStatusError, HTTPHandler, None)],
+    description_data=DescriptionData(
+        user_friendly_name="$title",
+        description="Identity governance for $title.",
+        categories=[AppCategory.OTHER],
+        logo_url=None,
+    ),
+    # With list_resources and list_entitlements, declare their types:
+    # needs: EntitlementType, ResourceType
+    # resource_types=[ResourceType(type_id="workspace", type_label="Workspace")],
+    # entitlement_types=[
+    #     EntitlementType(type_id="group", type_label="Group", resource_type_id="workspace", min=0)
+    # ],
+)
+
+
+# ---- The upstream API ------------------------------------------------------------
+# What the upstream API answers, as msgspec structs: decoding checks the shape,
+# and fields not listed here are ignored.
+
+
+class Me(msgspec.Struct):
+    tenant_id: str
+
+
+class User(msgspec.Struct):
+    id: str
+    email: str | None = None
+    username: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    active: bool = True
+
+
+class UsersPage(msgspec.Struct):
+    users: list[User]
+    next_cursor: str | None = None
+
+
+# The seam for tests: they set this to a MockTransport that answers in-process
+# (see tests/test_integration.py). None means the real network.
+transport: MockTransport | None = None
+
+
+def client(
+    request: object,
+    settings: ${class_name}Settings,
+) -> HTTPClient:
+    """An HTTP client for the tenant's API, sending the request's token as a bearer token."""
+    token = get_token_auth(request).token
+    return HTTPClient(settings.base_url, bearer_token=token, transport=transport)
+
+
+def decode(response: Response, model: type[T]) -> T:
+    """The upstream's JSON body as `model`; an HTTP error status or a bad body raises."""
+    try:
+        return msgspec.json.decode(response.raise_for_status().content, type=model)
+    except msgspec.DecodeError as exc:
+        message = f"Unexpected answer from the upstream API: {exc}"
+        raise ConnectorError(message, ErrorCode.INVALID_RESPONSE) from None
+
+
+def segment(value: str) -> str:
+    """`value` quoted as one URL path segment, so that an id with "/" stays one id."""
+    return quote(value, safe="")
+
+
+# ---- Capabilities ------------------------------------------------------------------
+
+
+@integration.capability
+async def validate_credentials(
+    request: ValidateCredentialsRequest,
+    settings: ${class_name}Settings,
+) -> ValidateCredentialsResponse:
+    async with client(request, settings) as api:
+        me = decode(await api.get("/me"), Me)
+    return ValidateCredentialsResponse(
+        response=ValidatedCredentials(valid=True, unique_tenant_id=me.tenant_id)
+    )
+
+
+@integration.capability
+async def list_accounts(
+    request: ListAccountsRequest,
+    settings: ${class_name}Settings,
+) -> ListAccountsResponse:
+    # The platform pages with an opaque token: here the upstream's own cursor.
+    page = get_page(request)
+    size = min(page.size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    params = {"limit": size, "cursor": page.token}  # None values are left out
+    async with client(request, settings) as api:
+        found = decode(await api.get("/users", params=params), UsersPage)
+    accounts = [
+        FoundAccountData(
+            integration_specific_id=user.id,
+            email=user.email,
+            username=user.username,
+            given_name=user.given_name,
+            family_name=user.family_name,
+            user_status=AccountStatus.ACTIVE if user.active else AccountStatus.INACTIVE,
+            account_type=AccountType.USER,
+        )
+        for user in found.users
+    ]
+    next_page = Page(token=found.next_cursor, size=size) if found.next_cursor else None
+    return ListAccountsResponse(response=accounts, page=next_page)
+
+
+# ---- More capabilities -------------------------------------------------------------
+# The platform calls only what a connector registers, and `info` lists exactly
+# that. To add one: uncomment it, add the names after "needs:" to the imports
+# from connector above, point it at the real endpoint, and teach the fake API in
+# tests/test_integration.py to answer it. For OAuth instead of a token, pass
+# `auth=OAuthCredential` and `oauth_settings=OAuthSettings(...)` (which registers
+# the OAuth capabilities), and use `get_oauth(request).access_token` in `client`.
+
+
+# needs: FoundResourceData, ListResourcesRequest, ListResourcesResponse
+# @integration.capability
+# async def list_resources(
+#     request: ListResourcesRequest,
+#     settings: ${class_name}Settings,
+# ) -> ListResourcesResponse:
+#     async with client(request, settings) as api:
+#         rows = decode(await api.get("/workspaces"), list[dict[str, str]])
+#     resources = [
+#         FoundResourceData(
+#             integration_specific_id=row["id"], label=row["name"], resource_type="workspace"
+#         )
+#         for row in rows
+#     ]
+#     return ListResourcesResponse(response=resources)
+
+
+# needs: FoundEntitlementData, ListEntitlementsRequest, ListEntitlementsResponse
+# @integration.capability
+# async def list_entitlements(
+#     request: ListEntitlementsRequest,
+#     settings: ${class_name}Settings,
+# ) -> ListEntitlementsResponse:
+#     async with client(request, settings) as api:
+#         rows = decode(await api.get("/groups"), list[dict[str, str]])
+#     entitlements = [
+#         FoundEntitlementData(
+#             integration_specific_id=row["id"],
+#             integration_specific_resource_id=row["workspace_id"],
+#             entitlement_type="group",
+#             label=row["name"],
+#             is_assignable=True,
+#         )
+#         for row in rows
+#     ]
+#     return ListEntitlementsResponse(response=entitlements)
+
+
+# needs: FindEntitlementAssociationsRequest, FindEntitlementAssociationsResponse,
+#        FoundEntitlementAssociation
+# @integration.capability
+# async def find_entitlement_associations(
+#     request: FindEntitlementAssociationsRequest,
+#     settings: ${class_name}Settings,
+# ) -> FindEntitlementAssociationsResponse:
+#     async with client(request, settings) as api:
+#         rows = decode(await api.get("/memberships"), list[dict[str, str]])
+#     associations = [
+#         FoundEntitlementAssociation(
+#             account_id=row["user_id"],
+#             integration_specific_entitlement_id=row["group_id"],
+#             integration_specific_resource_id=row["workspace_id"],
+#         )
+#         for row in rows
+#     ]
+#     return FindEntitlementAssociationsResponse(response=associations)
+
+
+# needs: GetLastActivityRequest, GetLastActivityResponse, LastActivityData
+# @integration.capability
+# async def get_last_activity(
+#     request: GetLastActivityRequest,
+#     settings: ${class_name}Settings,
+# ) -> GetLastActivityResponse:
+#     params = {"user_id": request.request.account_ids}  # a list repeats the key
+#     async with client(request, settings) as api:
+#         rows = decode(await api.get("/logins", params=params), list[dict[str, str]])
+#     activity = [
+#         LastActivityData(account_id=row["user_id"], event_type="login", happened_at=row["at"])
+#         for row in rows
+#     ]
+#     return GetLastActivityResponse(response=activity)
+
+
+# needs: AssignedEntitlement, AssignEntitlementRequest, AssignEntitlementResponse
+# @integration.capability
+# async def assign_entitlement(
+#     request: AssignEntitlementRequest,
+#     settings: ${class_name}Settings,
+# ) -> AssignEntitlementResponse:
+#     wanted = request.request
+#     group = segment(wanted.entitlement_integration_specific_id)
+#     member = {"user_id": wanted.account_integration_specific_id}
+#     async with client(request, settings) as api:
+#         (await api.post(f"/groups/{group}/members", json=member)).raise_for_status()
+#     return AssignEntitlementResponse(response=AssignedEntitlement(assigned=True))
+
+
+# needs: UnassignedEntitlement, UnassignEntitlementRequest, UnassignEntitlementResponse
+# @integration.capability
+# async def unassign_entitlement(
+#     request: UnassignEntitlementRequest,
+#     settings: ${class_name}Settings,
+# ) -> UnassignEntitlementResponse:
+#     wanted = request.request
+#     group = segment(wanted.entitlement_integration_specific_id)
+#     user = segment(wanted.account_integration_specific_id)
+#     async with client(request, settings) as api:
+#         (await api.delete(f"/groups/{group}/members/{user}")).raise_for_status()
+#     return UnassignEntitlementResponse(response=UnassignedEntitlement(unassigned=True))
+
+
+# needs: CreateAccountRequest, CreateAccountResponse, CreatedAccount
+# @integration.capability
+# async def create_account(
+#     request: CreateAccountRequest,
+#     settings: ${class_name}Settings,
+# ) -> CreateAccountResponse:
+#     wanted = request.request
+#     user = {
+#         "email": wanted.email,
+#         "username": wanted.username,
+#         "given_name": wanted.given_name,
+#         "family_name": wanted.family_name,
+#     }
+#     async with client(request, settings) as api:
+#         (await api.post("/users", json=user)).raise_for_status()
+#     created = CreatedAccount(status=AccountStatus.ACTIVE, created=True)
+#     return CreateAccountResponse(response=created)
+
+
+# needs: ActivateAccountRequest, ActivateAccountResponse, ActivatedAccount
+# @integration.capability
+# async def activate_account(
+#     request: ActivateAccountRequest,
+#     settings: ${class_name}Settings,
+# ) -> ActivateAccountResponse:
+#     user = segment(request.request.account_id)
+#     async with client(request, settings) as api:
+#         (await api.patch(f"/users/{user}", json={"active": True})).raise_for_status()
+#     return ActivateAccountResponse(
+#         response=ActivatedAccount(status=AccountStatus.ACTIVE, activated=True)
+#     )
+
+
+# needs: DeactivateAccountRequest, DeactivateAccountResponse, DeactivatedAccount
+# @integration.capability
+# async def deactivate_account(
+#     request: DeactivateAccountRequest,
+#     settings: ${class_name}Settings,
+# ) -> DeactivateAccountResponse:
+#     user = segment(request.request.account_id)
+#     async with client(request, settings) as api:
+#         (await api.patch(f"/users/{user}", json={"active": False})).raise_for_status()
+#     return DeactivateAccountResponse(
+#         response=DeactivatedAccount(status=AccountStatus.INACTIVE, deactivated=True)
+#     )
+
+
+# needs: DeleteAccountRequest, DeleteAccountResponse, DeletedAccount
+# @integration.capability
+# async def delete_account(
+#     request: DeleteAccountRequest,
+#     settings: ${class_name}Settings,
+# ) -> DeleteAccountResponse:
+#     user = segment(request.request.account_id)
+#     async with client(request, settings) as api:
+#         (await api.delete(f"/users/{user}")).raise_for_status()
+#     return DeleteAccountResponse(
+#         response=DeletedAccount(status=AccountStatus.DELETED, deleted=True)
+#     )
+
+
+# needs: CustomAttributeCustomizedType, CustomAttributeSchema, CustomAttributeType,
+#        ListCustomAttributesSchemaRequest, ListCustomAttributesSchemaResponse
+# @integration.capability
+# async def list_custom_attributes_schema(
+#     request: ListCustomAttributesSchemaRequest,
+# ) -> ListCustomAttributesSchemaResponse:
+#     department = CustomAttributeSchema(
+#         customized_type=CustomAttributeCustomizedType.ACCOUNT,
+#         name="department",
+#         attribute_type=CustomAttributeType.STRING,
+#     )
+#     return ListCustomAttributesSchemaResponse(response=[department])
+'''
+)
+
+_TESTS: Final = Template(
+    '''\
+"""$title connector tests; no test touches the network.
+
+The autouse `upstream` fixture points the integration's `transport` at a
+MockTransport whose handler, `FakeApi`, answers like the real API.
+"""
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+import connector
+import msgspec
+import pytest
+from connector import MockTransport, Request, Response
+
+from $package import integration as integration_module
+from $package.integration import (
+    ${class_name}Settings,
+    integration,
+)
+
+APP_ID = integration.app_id
+TOKEN = "test-token-1234"
+TENANT = "acme"
+SETTINGS = ${class_name}Settings()
+API_PATH = urlsplit(SETTINGS.base_url).path.rstrip("/")
+
+
+class FakeApi:
+    """The $title API in memory, answering requests in-process."""
+
+    def __init__(self, users: int = 5) -> None:
+        self.users: list[dict[str, Any]] = [
+            {"id": f"u{n}", "email": f"user{n}@example.com", "username": f"user{n}"}
+            for n in range(1, users + 1)
+        ]
+        self.users[-1]["active"] = False
+        self.requests: list[Request] = []
+        self.broken = False  # answer /users with a body of the wrong shape
+
+    def __call__(self, request: Request) -> Response:
+        self.requests.append(request)
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return Response(401, json={"error": "invalid token"})
+        if not request.path.startswith(API_PATH + "/"):
+            return Response(404, json={"error": "not found"})
+        path = request.path.removeprefix(API_PATH).strip("/").split("/")
+        params = dict(request.params)
+        ids = {user["id"] for user in self.users}
+        match request.method, path:
+            case "GET", ["me"]:
+                return Response(200, json={"tenant_id": TENANT})
+            case "GET", ["users"]:
+                if self.broken:
+                    return Response(200, json={"users": "not a list"})
+                start = int(params.get("cursor", "0"))
+                chunk = self.users[start : start + int(params.get("limit", "100"))]
+                end = start + len(chunk)
+                more = str(end) if end < len(self.users) else None
+                return Response(200, json={"users": chunk, "next_cursor": more})
+            case "POST", ["users"]:
+                return Response(201, json={"id": f"u{len(self.users) + 1}"})
+            case "PATCH" | "DELETE", ["users", user] if user in ids:
+                return Response(204)
+            case "GET", ["workspaces"]:
+                return Response(200, json=[{"id": "w1", "name": "Main"}])
+            case "GET", ["groups"]:
+                return Response(200, json=[{"id": "g1", "workspace_id": "w1", "name": "Admins"}])
+            case "GET", ["memberships"]:
+                row = {"user_id": "u1", "group_id": "g1", "workspace_id": "w1"}
+                return Response(200, json=[row])
+            case "GET", ["logins"]:
+                wanted = [v for k, v in request.params if k == "user_id" and v in ids]
+                rows = [{"user_id": user, "at": "2026-01-05T09:00:00Z"} for user in wanted]
+                return Response(200, json=rows)
+            case "POST", ["groups", "g1", "members"]:
+                return Response(204)
+            case "DELETE", ["groups", "g1", "members", user] if user in ids:
+                return Response(204)
+        return Response(404, json={"error": "not found"})
+
+
+@pytest.fixture(autouse=True)
+def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
+    fake = FakeApi()
+    monkeypatch.setattr(integration_module, "transport", MockTransport(fake))
+    return fake
+
+
+def envelope(payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """A request envelope carrying the test token; `fields` adds page, settings, ..."""
+    return {"auth": {"token": {"token": TOKEN}}, "request": payload or {}, **fields}
+
+
+def call(capability: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Dispatch as the platform does: JSON in, JSON out."""
+    answer = asyncio.run(integration.dispatch(capability, msgspec.json.encode(body)))
+    decoded: dict[str, Any] = msgspec.json.decode(answer)
+    return decoded
+
+
+def test_validate_credentials(upstream: FakeApi) -> None:
+    body = call("validate_credentials", envelope())
+    assert body["response"] == {"valid": True, "unique_tenant_id": TENANT}
+    assert [r.path for r in upstream.requests] == [f"{API_PATH}/me"]
+
+
+def test_list_accounts_maps_users() -> None:
+    body = call("list_accounts", envelope())
+    first, *_, last = body["response"]
+    assert first["integration_specific_id"] == "u1"
+    assert first["email"] == "user1@example.com"
+    assert first["user_status"] == "ACTIVE"
+    assert last["user_status"] == "INACTIVE"
+    assert body["page"] is None
+
+
+def test_list_accounts_pages_through_every_user(upstream: FakeApi) -> None:
+    seen: list[str] = []
+    page: dict[str, Any] | None = {"size": 2}
+    while page is not None:
+        body = call("list_accounts", envelope(page=page))
+        assert "is_error" not in body, body
+        seen += [account["integration_specific_id"] for account in body["response"]]
+        page = body["page"]
+    assert seen == [user["id"] for user in upstream.users]
+    assert len(upstream.requests) == 3
+
+
+def test_upstream_401_becomes_unauthorized() -> None:
+    body = call("validate_credentials", {**envelope(), "auth": {"token": {"token": "wrong-token"}}})
+    assert body["is_error"] is True
+    assert body["error"]["error_code"] == f"{APP_ID}.unauthorized"
+    assert body["error"]["status_code"] == 401
+    assert "wrong-token" not in str(body)  # credentials never appear in an error
+
+
+def test_upstream_404_becomes_not_found() -> None:
+    settings = {"base_url": "https://api.example.com/nowhere"}
+    body = call("list_accounts", envelope(settings=settings))
+    assert body["error"]["error_code"] == f"{APP_ID}.not_found"
+    assert body["error"]["status_code"] == 404
+
+
+def test_unexpected_upstream_body_becomes_invalid_response(upstream: FakeApi) -> None:
+    upstream.broken = True
+    body = call("list_accounts", envelope())
+    assert body["error"]["error_code"] == f"{APP_ID}.invalid_response"
+
+
+def test_credentials_of_the_wrong_kind_are_a_bad_request() -> None:
+    basic = {"basic": {"username": "user", "password": "password"}}
+    body = call("validate_credentials", {**envelope(), "auth": basic})
+    assert body["error"]["error_code"] == f"{APP_ID}.bad_request"
+
+
+# A valid `request` payload for every capability, so that a capability
+# uncommented in integration.py is covered below at once.
+ASSIGNMENT = {
+    "account_integration_specific_id": "u1",
+    "resource_integration_specific_id": "w1",
+    "resource_type": "workspace",
+    "entitlement_type": "group",
+    "entitlement_integration_specific_id": "g1",
+}
+CLIENT = {"client_id": "client-id", "client_secret": "client-secret"}
+SAMPLE_REQUESTS: dict[str, dict[str, Any]] = {
+    "validate_credentials": {},
+    "list_accounts": {},
+    "list_resources": {},
+    "list_entitlements": {},
+    "find_entitlement_associations": {},
+    "get_last_activity": {"account_ids": ["u1"]},
+    "assign_entitlement": ASSIGNMENT,
+    "unassign_entitlement": ASSIGNMENT,
+    "create_account": {"email": "new@example.com", "entitlements": []},
+    "activate_account": {"account_id": "u1"},
+    "deactivate_account": {"account_id": "u1"},
+    "delete_account": {"account_id": "u1"},
+    "list_custom_attributes_schema": {},
+    "get_authorization_url": {
+        "client_id": "client-id",
+        "scopes": ["read"],
+        "redirect_uri": "https://example.com/callback",
+        "state": "state",
+    },
+    "handle_authorization_callback": {
+        **CLIENT,
+        "redirect_uri_with_code": "https://example.com/callback?code=code&state=state",
+        "state": "state",
+    },
+    "handle_client_credentials_request": {**CLIENT, "scopes": ["read"]},
+    "refresh_access_token": {**CLIENT, "refresh_token": "refresh-token"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(integration.capabilities))
+def test_every_capability_answers(name: str) -> None:
+    body = call(name, envelope(SAMPLE_REQUESTS[name]))
+    assert "is_error" not in body, body["error"]["message"]
+    assert body["response"] is not None
+
+
+def test_info_lists_the_capabilities() -> None:
+    info = integration.info().response
+    assert info.app_id == APP_ID
+    assert [str(name) for name in info.capabilities] == sorted(integration.capabilities)
+    assert "base_url" in str(info.request_settings_schema)
+
+
+def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    request = msgspec.json.encode(envelope()).decode()
+    with pytest.raises(SystemExit) as exited:
+        connector.run(integration, ["validate-credentials", "--json", request])
+    assert exited.value.code == 0
+    assert msgspec.json.decode(capsys.readouterr().out)["response"]["valid"] is True
+'''
+)
+
+_GITIGNORE: Final = """\
+__pycache__/
+*.py[cod]
+*.egg-info/
+.venv/
+build/
+dist/
+.pytest_cache/
+.ruff_cache/
+.mypy_cache/
+"""
+
+_README: Final = Template(
+    """\
+# $title connector
+
+An identity-platform connector for $title, written as a handful of decorated
+functions on the `$distribution` library. The same code runs in-process, from
+the command line (`$app_id`) and as an HTTP service.
+
+$install_section
+
+## Test
+
+```sh
+pytest
+ruff check .        # with the [dev] extra
+```
+
+The tests never touch the network: `tests/test_integration.py` answers the
+$title API in-process with `connector.MockTransport`, through the `transport`
+seam of `$package/integration.py`. They cover a successful call, pagination,
+an upstream 401 and 404 becoming error envelopes, and every registered
+capability.
+
+## Call it
+
+```sh
+$app_id info --pretty
+$app_id validate-credentials --json '{"auth": {"token": {"token": "TOKEN"}}, "request": {}}'
+$app_id list-accounts --json-file request.json
+$app_id list-accounts < request.json
+python -m $package info
+python -m connector call $package.integration list_accounts --json-file request.json
+```
+
+A request envelope carries the credential (`auth`), the capability's payload
+(`request`), optionally `page` (`{"token": ..., "size": ...}`) and `settings`.
+The settings model (`${class_name}Settings`) holds the upstream `base_url`;
+the default is a placeholder, so send the tenant's real URL:
+
+```json
+{"auth": {"token": {"token": "TOKEN"}},
+ "request": {},
+ "page": {"size": 50},
+ "settings": {"base_url": "https://api.example.com/v1"}}
+```
+
+Output is JSON on stdout; the exit code is 0 on success, 1 when an error
+envelope is printed (`{"is_error": true, "error": {"error_code":
+"$app_id.unauthorized", ...}}`) and 2 on a usage error. Prefer `--json-file`
+or stdin for real credentials, so that they stay out of `ps` and shell history.
+
+## Serve it
+
+```sh
+$app_id serve --port 8000
+curl -s -X POST localhost:8000/validate_credentials -d @request.json
+curl -s localhost:8000/info
+```
+
+`POST /{capability}` takes the same envelope; `GET /healthz` and
+`GET /openapi.json` are there too. With `--token-file PATH` (or the
+`CONNECTOR_TOKEN` environment variable) every call must carry
+`Authorization: Bearer <token>`. To scale out, `server.asgi(integration)` (with
+`integration` from `$package.integration`) is a plain ASGI app for uvicorn,
+hypercorn or granian, with as many workers and hosts as needed.
+
+## Where things are
+
+```
+$layout
+```
+
+Next steps: point `${class_name}Settings.base_url` and the structs of
+`$package/integration.py` at the real $title API; uncomment the other
+capabilities it supports (each lists the names to import); teach `FakeApi` in
+the tests to answer them.
+"""
+)
+
+_INSTALL_LIBRARY: Final = Template(
+    """\
+## Install
+
+This project depends on `$distribution` (the connector library), which is not
+on PyPI: install it first from its checkout or a wheel built from it, then
+this project with its test extra.
+
+```sh
+python -m venv .venv && . .venv/bin/activate
+pip install /path/to/$distribution   # its checkout, or a $distribution-*.whl
+pip install -e '.[test]'
+```
+
+(Or scaffold again with `--vendor` to carry the library's two modules inside
+the project instead.)"""
+)
+
+_INSTALL_VENDORED: Final = Template(
+    """\
+## Install
+
+`connector.py` and `server.py` at the project root are vendored copies of
+`$distribution` $version (MIT), installed beside the package: the project needs
+no install of the library, only its runtime dependencies (msgspec, anyio,
+httpcore). To update them, copy newer ones over these two files.
+
+```sh
+python -m venv .venv && . .venv/bin/activate
+pip install -e '.[test]'
+```"""
+)
+
+_LAYOUT: Final = {
+    "pyproject.toml": "the project: console script `$app_id`, extras [test] and [dev]",
+    "$package/__init__.py": "the version",
+    "$package/integration.py": "settings, the upstream API, the capabilities",
+    "$package/__main__.py": "the command line: connector.run(integration)",
+    "tests/test_integration.py": "the tests and the fake $title API",
+    "connector.py": "vendored: the library core",
+    "server.py": "vendored: the HTTP server",
+}
+
+
+# ---- Rendering ------------------------------------------------------------------
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string (escapes quotes, backslashes and control characters)."""
+    out = []
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_list(items: list[str]) -> str:
+    return ", ".join(_toml_string(item) for item in items)
+
+
+def render(names: Names, *, author: str, email: str, vendor: bool = False) -> dict[str, str]:
+    """The text files of a new project, by relative POSIX path (vendored modules excluded).
+
+    files = render(names_for("foo-bar"), author="Ada", email="ada@example.com")
+    """
+    fields = {
+        "package": names.package,
+        "app_id": names.app_id,
+        "title": names.title,
+        "class_name": names.class_name,
+        "base_url": f"https://api.{names.app_id}.example.com/v1",
+        "distribution": DISTRIBUTION,
+        "version": __version__,
+    }
+    if vendor:
+        dependencies = list(_RUNTIME_DEPENDENCIES)
+        include = [names.package, "connector.py", "server.py"]
+        wheel_comment = (
+            "# The vendored library modules install at the top level, beside the package."
+        )
+        ruff_exclude = 'extend-exclude = ["connector.py", "server.py"]  # vendored\n'
+        install = _INSTALL_VENDORED.substitute(fields)
+    else:
+        dependencies = [f"{DISTRIBUTION}>={__version__}"]
+        include = [names.package]
+        wheel_comment = "# Only the package; tests and docs stay in the source tree."
+        ruff_exclude = ""
+        install = _INSTALL_LIBRARY.substitute(fields)
+    pyproject = _PYPROJECT.substitute(
+        fields,
+        author=_toml_string(author),
+        email=_toml_string(email),
+        dependencies=_toml_list(dependencies),
+        wheel_comment=wheel_comment,
+        wheel_include=_toml_list(include),
+        ruff_exclude=ruff_exclude,
+    )
+    layout_entries = {
+        Template(path).substitute(fields): Template(text).substitute(fields)
+        for path, text in _LAYOUT.items()
+        if vendor or path not in ("connector.py", "server.py")
+    }
+    width = max(len(path) for path in layout_entries) + 2
+    layout = "\n".join(f"{path:<{width}}{text}" for path, text in layout_entries.items())
+    package = names.package
+    return {
+        "pyproject.toml": pyproject,
+        "README.md": _README.substitute(fields, install_section=install, layout=layout),
+        ".gitignore": _GITIGNORE,
+        f"{package}/__init__.py": _INIT.substitute(fields),
+        f"{package}/__main__.py": _MAIN.substitute(fields),
+        f"{package}/integration.py": _INTEGRATION.substitute(fields),
+        "tests/test_integration.py": _TESTS.substitute(fields),
+    }
+
+
+# ---- Author, email and the vendored modules ---------------------------------------
+
+
+def _git_config(key: str, cwd: Path) -> str | None:
+    """`git config --get key` run in `cwd`; None when git is missing, slow or unset."""
+    try:
+        done = subprocess.run(
+            ["git", "config", "--get", key],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,  # never wait for input
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = done.stdout.strip() if done.returncode == 0 else ""
+    return value or None
+
+
+def _acceptable(author: str, email: str) -> bool:
+    """Whether packaging tools take this author and email (hatchling checks both so)."""
+    from email.headerregistry import Address
+
+    try:
+        Address(display_name=author, addr_spec=email)
+    except Exception:  # HeaderParseError, a defect (ValueError), IndexError, ...
+        return False
+    return True
+
+
+def _author_and_email(author: str | None, email: str | None, where: Path) -> tuple[str, str]:
+    """The arguments if given (refused if unusable), else git config, else placeholders."""
+    if author and not _acceptable(author.strip(), _DEFAULT_EMAIL):
+        raise ScaffoldError(f"author {author!r} cannot be used: no line breaks, please")
+    if email and not _acceptable(_DEFAULT_AUTHOR, email.strip()):
+        raise ScaffoldError(f"email {email!r} is not an address such as name@example.com")
+    if not author:
+        found = _git_config("user.name", where)
+        author = found if found and _acceptable(found, _DEFAULT_EMAIL) else _DEFAULT_AUTHOR
+    if not email:
+        found = _git_config("user.email", where)
+        email = found if found and _acceptable(_DEFAULT_AUTHOR, found) else _DEFAULT_EMAIL
+    return author.strip(), email.strip()
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd()
+
+
+def _vendored_sources() -> dict[str, Path]:
+    """connector.py and server.py as imported here: what `vendor` copies."""
+    import importlib.util
+
+    found: dict[str, Path] = {}
+    core = getattr(connector, "__file__", None)
+    if not core or not core.endswith(".py") or not os.path.isfile(core):
+        raise ScaffoldError(f"--vendor needs connector.py as a source file (found {core!r})")
+    found["connector.py"] = Path(core)
+    # server.py beside connector.py first: an unrelated server.py in the current
+    # folder (first on sys.path under `python -m`) must not be vendored instead.
+    beside = Path(core).with_name("server.py")
+    if beside.is_file():
+        found["server.py"] = beside
+    else:
+        module = sys.modules.get("server")
+        origin = getattr(module, "__file__", None)
+        if origin is None:
+            spec = importlib.util.find_spec("server")
+            origin = spec.origin if spec is not None else None
+        if not origin or not origin.endswith(".py") or not os.path.isfile(origin):
+            raise ScaffoldError("--vendor needs server.py; it is not importable here")
+        found["server.py"] = Path(origin)
+    return found
+
+
+# ---- Writing ------------------------------------------------------------------------
+# Files go to a staging folder first (beside a new target, inside an existing
+# one: the same file system either way, so moves are renames). A new target is
+# then one rename of the staging folder; an existing one gets each file moved
+# in, replaced files kept aside until the end. Any failure undoes the moves,
+# puts replaced files back and removes the staging folder and any folder made.
+
+
+# ("dir", folder made, None) or ("file", destination, where the replaced file waits | None)
+_Undo = tuple[str, Path, Path | None]
+
+
+class _Created(NamedTuple):
+    files: list[Path]
+    replaced: list[Path]
+
+
+def _write_file(path: Path, data: str | bytes) -> None:
+    """Writes one staged file (tests patch it to simulate a full disk)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(data)
+
+
+def _make_staging(parent: Path, stem: str) -> Path:
+    # os.mkdir (not mkdtemp) so that the folder gets the umask's permissions:
+    # for a new target it becomes the project folder itself.
+    for _ in range(100):
+        path = parent / f".{stem}.scaffold-{secrets.token_hex(4)}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"cannot create a staging folder in {parent}")
+
+
+def _check_target(target: Path, relative: list[str], force: bool) -> list[str]:
+    """Refusals that need no writing; returns the relative paths that would be replaced."""
+    if target.exists() and not target.is_dir():
+        raise ScaffoldError(f"{target} exists and is not a directory")
+    if not target.exists():
+        for ancestor in target.parents:
+            if ancestor.exists():
+                if not ancestor.is_dir():
+                    raise ScaffoldError(f"cannot create {target}: {ancestor} is not a directory")
+                break
+        return []
+    entries = sorted(entry.name for entry in target.iterdir())
+    if entries and not force:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise ScaffoldError(
+            f"{target} is not empty ({shown}); use --force to write into it "
+            "(generated files replace files of the same name, others are left alone)"
+        )
+    replaced = []
+    for rel in relative:
+        dest = target / rel
+        for parent in reversed(Path(rel).parents[:-1]):
+            node = target / parent
+            if (node.exists() or node.is_symlink()) and not node.is_dir():
+                raise ScaffoldError(f"cannot write {dest}: {node} is not a directory")
+        if dest.is_dir() and not dest.is_symlink():
+            raise ScaffoldError(f"cannot write {dest}: it is a directory")
+        if dest.exists() or dest.is_symlink():
+            replaced.append(rel)
+    return replaced
+
+
+def _move_into(staging: Path, target: Path, relative: list[str], undo: list[_Undo]) -> None:
+    """Moves each staged file into the existing `target`, recording how to undo it."""
+    backups = staging / ".replaced"
+    for rel in relative:
+        dest = target / rel
+        for parent in reversed(Path(rel).parents[:-1]):
+            node = target / parent
+            if not node.is_dir():
+                os.mkdir(node)
+                undo.append(("dir", node, None))
+        backup: Path | None = None
+        if dest.exists() or dest.is_symlink():
+            backup = backups / rel
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(dest, backup)
+        undo.append(("file", dest, backup))
+        os.replace(staging / rel, dest)
+
+
+def _undo(undo: list[_Undo]) -> None:
+    for kind, path, backup in reversed(undo):
+        with contextlib.suppress(OSError):  # best effort: undo the rest regardless
+            if kind == "dir":
+                os.rmdir(path)
+            elif backup is not None:
+                os.replace(backup, path)
+            elif path.exists() or path.is_symlink():
+                os.remove(path)
+
+
+def _create(
+    name: str,
+    directory: str | os.PathLike[str],
+    *,
+    author: str | None,
+    email: str | None,
+    force: bool,
+    vendor: bool,
+) -> _Created:
+    names = names_for(name)
+    target = Path(directory).absolute()
+    author, email = _author_and_email(author, email, _existing_ancestor(target))
+    files: dict[str, str | bytes] = dict(render(names, author=author, email=email, vendor=vendor))
+    sources = _vendored_sources() if vendor else {}
+    relative = sorted([*files, *sources])
+    replaced = _check_target(target, relative, force)
+
+    made: list[Path] = []  # folders above a new target, created here
+    undo: list[_Undo] = []  # moves into an existing target
+    staging: Path | None = None
+    try:
+        existed = target.is_dir()
+        if not existed:
+            for ancestor in reversed(target.parents):
+                if not ancestor.is_dir():
+                    os.mkdir(ancestor)
+                    made.append(ancestor)
+        staging = _make_staging(target if existed else target.parent, target.name or "project")
+        for rel in relative:
+            data = sources[rel].read_bytes() if rel in sources else files[rel]
+            _write_file(staging / rel, data)
+        if existed:
+            _move_into(staging, target, relative, undo)
+            shutil.rmtree(staging, ignore_errors=True)  # with the replaced files
+        else:
+            os.rename(staging, target)  # the staging folder becomes the project
+        staging = None
+    except BaseException as exc:
+        _undo(undo)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            if exc.filename:
+                reason += f": {exc.filename}"
+            raise ScaffoldError(
+                f"could not create {target} ({reason}); nothing was left behind"
+            ) from exc
+        raise
+    return _Created(
+        files=[target / rel for rel in relative], replaced=[target / rel for rel in replaced]
+    )
+
+
+def create(
+    name: str,
+    directory: str | os.PathLike[str],
+    *,
+    author: str | None = None,
+    email: str | None = None,
+    force: bool = False,
+    vendor: bool = False,
+) -> list[Path]:
+    """Writes a new connector project into `directory`; returns the files' absolute paths.
+
+    create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com", vendor=True)
+
+    Raises ScaffoldError (nothing written) for a bad name or a non-empty folder
+    without `force`, and (nothing left behind) when writing fails.
+    """
+    created = _create(name, directory, author=author, email=email, force=force, vendor=vendor)
+    return created.files
+
+
+# ---- CLI ------------------------------------------------------------------------------
+
+
+def command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`python -m connector scaffold NAME DIRECTORY ...`: creates, prints, returns 0.
+
+    Refusals go through `parser.error` (exit 2, no traceback).
+    """
+    import shlex
+
+    try:
+        created = _create(
+            args.name,
+            args.directory,
+            author=args.author,
+            email=args.email,
+            force=bool(args.force),
+            vendor=bool(args.vendor),
+        )
+    except ScaffoldError as exc:
+        parser.error(str(exc))
+    names = names_for(args.name)
+    root = Path(args.directory).absolute()
+    lines = [f"Created the {names.title} connector in {args.directory}:"]
+    replaced = set(created.replaced)
+    for path in created.files:
+        note = "  (replaced)" if path in replaced else ""
+        lines.append(f"  {path.relative_to(root).as_posix()}{note}")
+    lines += ["", "Next:", f"  cd {shlex.quote(str(args.directory))}"]
+    lines.append("  python -m venv .venv && . .venv/bin/activate")
+    if not args.vendor:
+        lines.append(f"  pip install {shlex.quote(_library_source())}")
+    lines += [
+        "  pip install -e '.[test]'",
+        "  pytest",
+        f"  {names.app_id} info --pretty",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _library_source() -> str:
+    """Where to install this library from, for the printed next steps."""
+    here = Path(getattr(connector, "__file__", "") or ".").parent
+    project = here / "pyproject.toml"
+    try:
+        if f'name = "{DISTRIBUTION}"' in project.read_text(encoding="utf-8"):
+            return str(here)  # a checkout: `pip install` it
+    except OSError:
+        pass
+    return f"/path/to/{DISTRIBUTION}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m scaffold NAME DIRECTORY ...`: the same as `python -m connector scaffold`."""
+    return connector.main(["scaffold", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
