@@ -2779,11 +2779,23 @@ def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
     )
 
 
+def _formatter() -> Any:
+    # argparse builds a help formatter for every option it adds, and each asks
+    # the terminal for its size; ask once (a few ms of start-up).
+    import argparse
+    import functools
+    import shutil
+
+    width = max(shutil.get_terminal_size().columns - 2, 40)
+    return functools.partial(argparse.HelpFormatter, width=width)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m connector`: scaffold, serve, info and call any connector."""
     import argparse
 
     parser = argparse.ArgumentParser(
+        formatter_class=(fmt := _formatter()),
         prog="python -m connector",
         description="Run, inspect, serve and scaffold identity-platform connectors.",
     )
@@ -2791,7 +2803,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     target_help = "package.module[:attr] or path/to/file.py[:attr] (attr: integration)"
-    sub = commands.add_parser("info", help="print the connector's info as JSON")
+    sub = commands.add_parser(
+        "info", formatter_class=fmt, help="print the connector's info as JSON"
+    )
     sub.add_argument("target", metavar="TARGET", help=target_help)
     sub.add_argument("--pretty", action="store_true", help="indent the JSON output")
     # Accepted and ignored, as by a connector's own `info`: a request (with its
@@ -2799,16 +2813,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--json", help=argparse.SUPPRESS)
     sub.add_argument("--json-file", help=argparse.SUPPRESS)
 
-    sub = commands.add_parser("call", help="run one capability on a JSON request")
+    sub = commands.add_parser(
+        "call", formatter_class=fmt, help="run one capability on a JSON request"
+    )
     sub.add_argument("target", metavar="TARGET", help=target_help)
     sub.add_argument("capability", metavar="CAPABILITY", help="e.g. list_accounts or list-accounts")
     _add_body_options(sub)
 
-    sub = commands.add_parser("serve", help="serve the connector over HTTP")
+    sub = commands.add_parser("serve", formatter_class=fmt, help="serve the connector over HTTP")
     sub.add_argument("target", metavar="TARGET", help=target_help)
     _add_serve_options(sub)
 
-    sub = commands.add_parser("scaffold", help="create a new connector project")
+    sub = commands.add_parser(
+        "scaffold", formatter_class=fmt, help="create a new connector project"
+    )
     sub.add_argument("name", metavar="NAME", help="connector name, e.g. foo-bar")
     sub.add_argument("directory", metavar="DIRECTORY", help="where to create the project")
     sub.add_argument("--author", help="author name (default: git config user.name)")
@@ -2848,21 +2866,24 @@ def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoR
     import os
 
     parser = argparse.ArgumentParser(
+        formatter_class=(fmt := _formatter()),
         prog=os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else integration.app_id,
         description=f"{integration.app_id} {integration.version} connector",
     )
     parser.add_argument("--version", action="version", version=integration.version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub = commands.add_parser("info", help="print the connector's info as JSON")
+    sub = commands.add_parser(
+        "info", formatter_class=fmt, help="print the connector's info as JSON"
+    )
     sub.add_argument("--json", help=argparse.SUPPRESS)  # accepted and ignored, as in the seed
     sub.add_argument("--json-file", help=argparse.SUPPRESS)
     sub.add_argument("--pretty", action="store_true", help="indent the JSON output")
     for name in sorted(integration.capabilities):
         aliases = [name.replace("_", "-")] if "_" in name else []
-        sub = commands.add_parser(name, aliases=aliases, help=f"run {name}")
+        sub = commands.add_parser(name, aliases=aliases, formatter_class=fmt, help=f"run {name}")
         sub.set_defaults(capability=name)
         _add_body_options(sub)
-    sub = commands.add_parser("serve", help="serve the connector over HTTP")
+    sub = commands.add_parser("serve", formatter_class=fmt, help="serve the connector over HTTP")
     _add_serve_options(sub)
 
     args = parser.parse_args(argv)
