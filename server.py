@@ -23,13 +23,15 @@ import hmac
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from email.utils import formatdate
 from functools import partial
 from http import HTTPStatus
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 import anyio
@@ -39,8 +41,12 @@ import msgspec
 
 import connector
 
+if TYPE_CHECKING:
+    from anyio.streams.stapled import MultiListener
+
 __all__ = (
     "DEFAULT_MAX_BODY_SIZE",
+    "TOKEN_ENV",
     "ASGIApp",
     "ConnectorApp",
     "Message",
@@ -73,36 +79,21 @@ access_logger: Final = logging.getLogger("server.access")
 # DESIGN.md's table: the HTTP status of a dispatch envelope, by its ErrorCode.
 # Keyed by value, so an ErrorCode this module does not know answers 500.
 _STATUS_BY_CODE: Final[dict[str, int]] = {
-    **dict.fromkeys(
-        (
-            "bad_request",
-            "invalid_value",
-            "unknown_value",
-            "invalid_page_token",
-            "integration_missing_parameter",
-        ),
-        400,
-    ),
-    **dict.fromkeys(
-        ("unauthorized", "unauthenticated", "authentication_expired", "creds_revoked"), 401
-    ),
-    "permission_denied": 403,
-    "not_found": 404,
-    "rate_limit": 429,
-    **dict.fromkeys(("not_implemented", "unsupported_operation"), 501),
-    **dict.fromkeys(
-        (
-            "api_error",
-            "service_error",
-            "invalid_response",
-            "client_call_error",
-            "connection_rejected",
-            "connection_closed",
-        ),
-        502,
-    ),
-    **dict.fromkeys(("request_timeout", "connection_timeout"), 504),
-    **dict.fromkeys(("internal_error", "unexpected_error"), 500),
+    code: status
+    for status, codes in (
+        (400, "bad_request invalid_value unknown_value invalid_page_token"),
+        (400, "integration_missing_parameter"),
+        (401, "unauthorized unauthenticated authentication_expired creds_revoked"),
+        (403, "permission_denied"),
+        (404, "not_found"),
+        (429, "rate_limit"),
+        (501, "not_implemented unsupported_operation"),
+        (502, "api_error service_error invalid_response client_call_error"),
+        (502, "connection_rejected connection_closed"),
+        (504, "request_timeout connection_timeout"),
+        (500, "internal_error unexpected_error"),
+    )
+    for code in codes.split()
 }
 
 # The reverse, for errors the server finds itself (routing, limits, bad HTTP).
@@ -350,11 +341,12 @@ def _openapi_document(integration: connector.Integration, with_token: bool) -> b
 
 # ---- The built-in HTTP/1.1 server --------------------------------------------------
 #
-# One task per connection runs a loop: read a request head with h11, call the app
-# with receive/send bound to that request, write the response, start the next
-# cycle. Pipelined requests simply wait in h11's buffer. Timeouts are deadlines
-# on the connection (a float, set per phase) that one watchdog task checks a few
-# times a second, so the hot path pays no cancel scope per read or write.
+# One task per connection runs a loop: parse a request head with h11, call the app
+# with receive/send bound to that request, write the response (framed here, not by
+# h11: see _Exchange.send), repeat. Pipelined requests simply wait in the buffer.
+# Timeouts are deadlines on the connection (a float, set per phase) that one
+# watchdog task checks a few times a second, so the hot path pays no cancel scope
+# per read or write.
 
 _READ_SIZE: Final = 65536
 _LINGER_SECONDS: Final = 2.0
@@ -362,47 +354,35 @@ _LINGER_BYTES: Final = 1 << 22
 _ASGI_VERSION: Final = {"version": "3.0", "spec_version": "2.3"}
 _HTTP_VERSIONS: Final = {b"1.1": "1.1", b"1.0": "1.0"}
 _INF: Final = math.inf
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _REASONS: Final = {status.value: status.phrase.encode() for status in HTTPStatus}
+# Response headers are the app's: check them as h11 would (RFC 9110 section 5.1 tokens,
+# no control characters in values), so no app can split a response. Names seen valid
+# are remembered; values are checked every time.
+_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_GOOD_NAMES: Final[set[bytes]] = {b"content-type", b"content-length", b"x-content-type-options"}
+
+
+def _check_header_name(name: bytes) -> None:
+    if not isinstance(name, bytes) or _TOKEN.fullmatch(name) is None:
+        raise RuntimeError(f"invalid response header name {name!r}")
+    if len(_GOOD_NAMES) < 256:
+        _GOOD_NAMES.add(name)
+
+
 _now: Final = time.monotonic
 
-_DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS: Final = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
-_date_cache: list[Any] = [0, b""]
+_date_cache: tuple[int, bytes] = (0, b"")
 
 
 def _date_header() -> bytes:
     # RFC 9110 section 6.6.1: an origin server with a clock sends Date. Cached per second.
+    global _date_cache
     now = int(time.time())
     if _date_cache[0] != now:
-        t = time.gmtime(now)
-        _date_cache[:] = [
-            now,
-            b"%s, %02d %s %d %02d:%02d:%02d GMT"
-            % (
-                _DAYS[t.tm_wday].encode(),
-                t.tm_mday,
-                _MONTHS[t.tm_mon - 1].encode(),
-                t.tm_year,
-                t.tm_hour,
-                t.tm_min,
-                t.tm_sec,
-            ),
-        ]
-    date: bytes = _date_cache[1]
-    return date
+        _date_cache = (now, formatdate(now, usegmt=True).encode())
+    return _date_cache[1]
 
 
 def _default_error_body(status: int, message: str) -> bytes:
@@ -493,33 +473,42 @@ class Server:
             address = multi.listeners[0].extra(anyio.abc.SocketAttribute.local_address)
             self.bound = (str(address[0]), int(address[1]))
             async with anyio.create_task_group() as services:
-                if self.lifespan:
-                    await self._lifespan_startup(services)
-                logger.info("Listening on http://%s", _format_address(*self.bound))
-                if self.on_bound is not None:
-                    self.on_bound(*self.bound)
-                if install_signal_handlers:
-                    services.start_soon(self._watch_signals)
-                services.start_soon(self._watchdog)
-                task_status.started(self.bound)
-                await self._serve_until_shutdown(cast(Any, multi.listeners))
-                if self.lifespan:
-                    await self._lifespan_shutdown()
+                if install_signal_handlers:  # before anything is announced: no window
+                    await services.start(self._watch_signals)
+                if not self.lifespan or await self._lifespan_startup(services):
+                    logger.info("Listening on http://%s", _format_address(*self.bound))
+                    if self.on_bound is not None:
+                        self.on_bound(*self.bound)
+                    services.start_soon(self._watchdog)
+                    task_status.started(self.bound)
+                    await self._serve_until_shutdown(multi)
+                    if self.lifespan:
+                        await self._lifespan_shutdown()
                 services.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await multi.aclose()
+            for stream in (self._lifespan_out, self._lifespan_in):
+                if stream is not None:
+                    stream.close()
+        # Raised out here, not inside the task group, which would wrap it in a group.
+        if self._lifespan_failure is not None:
+            raise RuntimeError(f"ASGI lifespan startup failed: {self._lifespan_failure}")
         logger.info("Server stopped")
 
-    async def _serve_until_shutdown(self, listeners: Iterable[anyio.abc.SocketListener]) -> None:
+    async def _serve_until_shutdown(self, multi: MultiListener[anyio.abc.SocketStream]) -> None:
         async with anyio.create_task_group() as connections:
             with anyio.CancelScope() as self._accept_scope:
                 if self.shutting_down:
                     self._accept_scope.cancel()
                 async with anyio.create_task_group() as acceptors:
-                    for listener in listeners:
+                    for listener in multi.listeners:
                         acceptors.start_soon(self._accept_loop, listener, connections)
-            # Shutting down: nothing new is accepted; in-flight requests get the grace period.
+            # Shutting down. Stop listening, so new clients are refused at once (a load
+            # balancer retries elsewhere) rather than queued; in-flight requests get
+            # the grace period.
+            with anyio.CancelScope(shield=True):
+                await multi.aclose()
             if self._connections:
                 logger.info(
                     "Waiting up to %.0f s for %d connection(s)",
@@ -532,8 +521,9 @@ class Server:
             connections.cancel_scope.cancel()
 
     async def _accept_loop(
-        self, listener: anyio.abc.SocketListener, connections: anyio.abc.TaskGroup
+        self, listener: anyio.abc.Listener[anyio.abc.SocketStream], tg: anyio.abc.TaskGroup
     ) -> None:
+        assert isinstance(listener, anyio.abc.SocketListener)  # what TCP listeners are
         while True:
             try:
                 stream = await listener.accept()
@@ -542,11 +532,11 @@ class Server:
                 await anyio.sleep(0.1)
                 continue
             if len(self._connections) >= self.max_connections:
-                connections.start_soon(self._refuse_busy, stream)
+                tg.start_soon(self._refuse_busy, stream)
             else:
                 connection = _Connection(self, stream)
                 self._connections.add(connection)
-                connections.start_soon(connection.handle)
+                tg.start_soon(connection.handle)
 
     def shutdown(self) -> None:
         """Stop accepting, close idle connections, let in-flight requests finish.
@@ -576,11 +566,13 @@ class Server:
             self._all_closed.set()
 
     async def _refuse_busy(self, stream: anyio.abc.SocketStream) -> None:
-        with anyio.move_on_after(1.0):
-            try:
-                body = self.error_body(503, "Too many connections; try again later")
-                await stream.send(_raw_response(503, body))
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        body = self.error_body(503, "Too many connections; try again later")
+        ended = (anyio.EndOfStream, anyio.BrokenResourceError, OSError)
+        with anyio.move_on_after(1.0), contextlib.suppress(*ended):
+            await stream.send(_raw_response(503, body))
+            # Read what the client sent, so closing does not reset the connection.
+            await stream.send_eof()
+            while await stream.receive(_READ_SIZE):
                 pass
         await _close_quietly(stream)
 
@@ -595,32 +587,34 @@ class Server:
                     connection.timed_out = True
                     connection.scope.cancel()
 
-    async def _watch_signals(self) -> None:
-        try:
-            receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
-        except NotImplementedError:  # Windows: Ctrl-C raises KeyboardInterrupt instead
-            return
-        with receiver as signals:
+    async def _watch_signals(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with contextlib.ExitStack() as stack:
+            try:
+                signals = stack.enter_context(
+                    anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+                )
+            except NotImplementedError:  # Windows: Ctrl-C raises KeyboardInterrupt instead
+                task_status.started()
+                return
+            task_status.started()
             async for signum in signals:
+                name = signal.Signals(signum).name
                 if self.shutting_down:
-                    logger.warning(
-                        "Second %s: closing all connections", signal.Signals(signum).name
-                    )
+                    logger.warning("Second %s: closing all connections", name)
                     self.force_shutdown()
                 else:
-                    logger.info("%s: shutting down gracefully", signal.Signals(signum).name)
+                    logger.info("%s: shutting down gracefully", name)
                     self.shutdown()
 
     # -- lifespan --
 
-    async def _lifespan_startup(self, services: anyio.abc.TaskGroup) -> None:
+    async def _lifespan_startup(self, services: anyio.abc.TaskGroup) -> bool:
         self._lifespan_out, self._lifespan_in = anyio.create_memory_object_stream[Message](2)
         self._lifespan_events = {"startup": anyio.Event(), "shutdown": anyio.Event()}
         services.start_soon(self._run_lifespan)
         await self._lifespan_out.send({"type": "lifespan.startup"})
         await self._lifespan_events["startup"].wait()
-        if self._lifespan_failure is not None:
-            raise RuntimeError(f"ASGI lifespan startup failed: {self._lifespan_failure}")
+        return self._lifespan_failure is None
 
     async def _run_lifespan(self) -> None:
         scope = {"type": "lifespan", "asgi": _ASGI_VERSION, "state": self.state}
@@ -659,6 +653,7 @@ class _Connection:
         "linger",
         "local",
         "on_timeout",
+        "request_deadline",
         "scope",
         "server",
         "stream",
@@ -671,6 +666,7 @@ class _Connection:
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=server.max_header_bytes)
         self.scope = anyio.CancelScope()
         self.deadline = _now() + server.idle_timeout
+        self.request_deadline = _INF  # from a request's first byte, for all of it to arrive
         self.idle = True
         self.timed_out = False
         self.linger = False
@@ -687,6 +683,9 @@ class _Connection:
                 except h11.RemoteProtocolError as exc:
                     # Malformed HTTP: answer with h11's hint (400, 431...) and hang up.
                     await self.fail(exc.error_status_hint, str(exc) or "Malformed HTTP request")
+                except Exception:  # a bug here must cost one connection, not the server
+                    logger.exception("Unexpected error on a connection from %s", self.client)
+                    return
                 if self.linger:
                     await self._linger()
             if self.timed_out and self.on_timeout:
@@ -711,7 +710,9 @@ class _Connection:
             await self.stream.send(data)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             return False
-        self.deadline, self.on_timeout = deadline, on_timeout
+        self.deadline = deadline
+        # Once a response has begun, a timeout can no longer answer 408.
+        self.on_timeout = on_timeout if data is _CONTINUE else 0
         return True
 
     async def fail(self, status: int, message: str, method: str = "-", path: str = "-") -> None:
@@ -725,9 +726,9 @@ class _Connection:
 
     async def _serve_requests(self) -> None:
         server = self.server
-        conn = self.h11
         app = server.app
         while True:
+            conn = self.h11
             event = conn.next_event()
             if event is h11.NEED_DATA:
                 if server.shutting_down:
@@ -736,7 +737,7 @@ class _Connection:
                 self.deadline, self.on_timeout = _now() + server.idle_timeout, 0
                 data = await self.receive_some()
                 self.idle = False
-                self.deadline = _now() + server.request_timeout
+                self.deadline = self.request_deadline = _now() + server.request_timeout
                 self.on_timeout = 408
                 conn.receive_data(data)
                 event = conn.next_event()
@@ -744,12 +745,18 @@ class _Connection:
                     conn.receive_data(await self.receive_some())
                     event = conn.next_event()
             else:  # a pipelined request, already buffered
-                self.deadline = _now() + server.request_timeout
+                self.deadline = self.request_deadline = _now() + server.request_timeout
                 self.on_timeout = 408
             if type(event) is not h11.Request:
                 return  # ConnectionClosed: the client hung up between requests
 
+            if event.http_version not in _HTTP_VERSIONS:  # RFC 9112 section 2.6
+                await self.fail(505, "Only HTTP/1.0 and HTTP/1.1 are supported")
+                return
             exchange = _Exchange(self, event)
+            if exchange.head_size > server.max_header_bytes:
+                await self.fail(431, "Request headers are too large")
+                return
             if not await exchange.check_length():
                 return
             try:
@@ -767,13 +774,19 @@ class _Connection:
                 if not exchange.head_sent:
                     await self.fail(500, "The app sent no response", exchange.method, exchange.path)
                 return  # a response cut short: closing is the only way to say so
-            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                # Connection: close, HTTP/1.0, or a request body the app left unread.
-                self.linger = conn.their_state is h11.SEND_BODY
+            if not exchange.keep_alive:
+                # Connection: close, HTTP/1.0, shutting down, or a body the app left unread.
+                self.linger = not exchange.body_done
                 return
-            if server.shutting_down:
-                return
-            conn.start_next_cycle()
+            # h11 parses; we write responses ourselves (see _Exchange.send), so instead
+            # of h11's start_next_cycle() the next request gets a fresh parser, fed
+            # whatever the client has already pipelined.
+            data, closed = conn.trailing_data
+            self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=server.max_header_bytes)
+            if data:
+                self.h11.receive_data(data)
+            if closed:
+                self.h11.receive_data(b"")
 
     async def _linger(self) -> None:
         # Closing with unread input makes the kernel send RST, which can destroy the
@@ -797,21 +810,29 @@ class _Exchange:
         "answered",
         "body_done",
         "broken",
+        "chunked",
         "complete",
         "conn",
         "connection",
+        "continued",
+        "declared_length",
         "delivered",
         "disconnected",
         "head_sent",
+        "head_size",
         "headers",
+        "keep_alive",
         "logged",
         "method",
+        "no_body",
         "path",
         "pending",
         "query",
         "raw_path",
         "received",
+        "remaining",
         "request",
+        "request_headers",
         "sent",
         "start_time",
         "status",
@@ -830,6 +851,20 @@ class _Exchange:
         self.raw_path = raw_path
         # h11 has checked the target is visible ASCII; the access log shows it as sent.
         self.path = raw_path.decode("ascii")
+        # Headers as ASGI wants them: lower-case names (h11 has lowered and validated them).
+        self.request_headers = headers = list(request.headers)
+        self.declared_length = -1
+        # RFC 9112 section 9.3: HTTP/1.1 persists unless "Connection: close".
+        self.keep_alive = request.http_version == b"1.1"
+        # h11 bounds only a head still arriving; one that came whole is measured here.
+        self.head_size = len(request.target)
+        for name, value in headers:
+            self.head_size += len(name) + len(value) + 4
+            if name == b"content-length":
+                self.declared_length = int(value)
+            elif name == b"connection" and b"close" in value.lower():
+                self.keep_alive = False
+        self.continued = False
         self.pending: list[bytes] = []  # body chunks taken from h11, not yet delivered
         self.received = 0
         self.body_done = False  # h11 has produced EndOfMessage
@@ -838,6 +873,9 @@ class _Exchange:
         self.status = 0  # set by http.response.start
         self.headers: Iterable[tuple[bytes, bytes]] = ()
         self.head_sent = False
+        self.no_body = False  # HEAD, 1xx, 204, 304: headers only
+        self.chunked = False
+        self.remaining = -1  # body bytes still due under the response's content-length
         self.complete = False  # the whole response is written
         self.sent = 0
         self.broken = False  # the client went away or spoke bad HTTP mid-body
@@ -851,7 +889,7 @@ class _Exchange:
         return {
             "type": "http",
             "asgi": _ASGI_VERSION,
-            "http_version": _HTTP_VERSIONS.get(request.http_version, "1.1"),
+            "http_version": _HTTP_VERSIONS[request.http_version],
             "server": connection.local,
             "client": connection.client,
             "scheme": "http",
@@ -860,20 +898,16 @@ class _Exchange:
             "path": unquote(path) if "%" in path else path,
             "raw_path": self.raw_path,
             "query_string": self.query,
-            "headers": list(request.headers),
+            "headers": self.request_headers,
             "state": dict(connection.server.state),
         }
 
     async def check_length(self) -> bool:
         """Refuse a declared body over the limit before reading any of it."""
         limit = self.connection.server.max_body_bytes
-        if limit is not None:
-            for name, value in self.request.headers:
-                if name == b"content-length":
-                    if int(value) > limit:
-                        await self._answer(413, _too_large_message(limit))
-                        return False
-                    break
+        if limit is not None and self.declared_length > limit:
+            await self._answer(413, _too_large_message(limit))
+            return False
         # Most request bodies arrive with their head: collect them now, so the
         # app's first receive() usually returns the whole body at once.
         self._pull_buffered()
@@ -935,16 +969,16 @@ class _Exchange:
     async def _read_more(self) -> None:
         connection = self.connection
         conn = self.conn
-        if conn.they_are_waiting_for_100_continue:
-            data = conn.send(h11.InformationalResponse(status_code=100, headers=[]))
-            if data is not None and not await connection.write(data):
+        if conn.they_are_waiting_for_100_continue and not self.continued:
+            self.continued = True  # RFC 9110 section 10.1.1: the app wants the body
+            if not await connection.write(_CONTINUE):
                 self.broken = True
                 return
         while True:
             self._pull_buffered()
             if self.pending or self.body_done:
                 break
-            connection.deadline = self.start_time + connection.server.request_timeout
+            connection.deadline = connection.request_deadline
             connection.on_timeout = 0 if self.head_sent else 408
             data = await connection.receive_some()
             if not data:
@@ -970,18 +1004,34 @@ class _Exchange:
             raise RuntimeError("http.response.body before http.response.start")
         if self.complete:
             raise RuntimeError("http.response.body after the response was complete")
-        conn = self.conn
         body: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
         parts: list[bytes] = []
         if not self.head_sent:
-            parts += self._head()
-            self.head_sent = True
-        if body and self.method != "HEAD":  # a HEAD answer has headers only
-            parts += _emit(conn, h11.Data(data=body))
-            self.sent += len(body)
-        if not message.get("more_body", False):
-            parts += _emit(conn, h11.EndOfMessage())
+            parts.append(self._head(None if more else len(body)))
+        if body and not self.no_body:
+            size = len(body)
+            if self.chunked:
+                parts += (b"%x\r\n" % size, body, b"\r\n")
+            else:
+                if self.remaining >= 0:
+                    self.remaining -= size
+                    if self.remaining < 0:
+                        self.keep_alive = False
+                        raise RuntimeError("response body longer than its content-length")
+                parts.append(body)
+            self.sent += size
+        if not more:
+            if self.chunked:
+                parts.append(b"0\r\n\r\n")
+            elif self.remaining > 0:
+                # The client waits for bytes that will not come; closing tells it.
+                logger.warning(
+                    "Response to %s %s shorter than its content-length", self.method, self.path
+                )
+                self.keep_alive = False
             self.complete = True
+        self.head_sent = True  # only now: until here a failure can still become a 500
         if parts and not await self.connection.write(
             parts[0] if len(parts) == 1 else b"".join(parts)
         ):
@@ -989,35 +1039,65 @@ class _Exchange:
         if self.complete:
             self.finish()
 
-    def _head(self) -> list[bytes]:
-        headers = [*self.headers, (b"date", _date_header())]
-        if not self.body_done:
-            # A bad body is found here too: we close after this response anyway.
+    def _head(self, final_length: int | None) -> bytes:
+        """Status line and headers; decides the body's framing and keep-alive."""
+        status = self.status
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
+        length = -1
+        has_date = False
+        for name, value in self.headers:
+            if name not in _GOOD_NAMES:
+                _check_header_name(name)
+            if _BAD_VALUE.search(value) is not None:
+                raise RuntimeError(f"invalid value for response header {name!r}")
+            lower = name.lower()
+            if lower == b"content-length":
+                if not value.isdigit():
+                    raise RuntimeError(f"invalid content-length {value!r}")
+                length = int(value)
+            elif lower == b"transfer-encoding":
+                continue  # the framing is ours to choose
+            elif lower == b"connection":
+                if b"close" in value.lower():
+                    self.keep_alive = False
+                continue
+            elif lower == b"date":
+                has_date = True
+            lines += (name, b": ", value, b"\r\n")
+        if self.method == "HEAD" or status < 200 or status in (204, 304):
+            self.no_body = True
+        elif length >= 0:
+            self.remaining = length
+        elif final_length is not None:  # the whole body in one message: say its length
+            self.remaining = final_length
+            lines.append(b"content-length: %d\r\n" % final_length)
+        elif self.request.http_version == b"1.1":
+            self.chunked = True
+            lines.append(b"transfer-encoding: chunked\r\n")
+        else:
+            self.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
+        if not has_date:
+            lines += (b"date: ", _date_header(), b"\r\n")
+        if self.keep_alive and not self.body_done:
+            # A body the app has not read yet may already be buffered: take it, since
+            # keep-alive needs the whole request read.
             with contextlib.suppress(h11.RemoteProtocolError):
                 self._pull_buffered()
-        if not self.body_done or self.connection.server.shutting_down:
-            # Keep-alive needs the whole request read; otherwise say we will close.
-            headers.append((b"connection", b"close"))
-        response = h11.Response(
-            status_code=self.status, headers=headers, reason=_REASONS.get(self.status, b"")
-        )
-        return _emit(self.conn, response)
+        if self.connection.server.shutting_down or not self.body_done:
+            self.keep_alive = False
+        if not self.keep_alive:
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
 
     def finish(self) -> None:
         """Wake a receive() waiting for the end of the response; log it once."""
         if self.disconnected is not None:
             self.disconnected.set()
-        if self.complete and not self.logged:
+        if self.head_sent and not self.logged:
             self.logged = True
             if self.connection.server.access_log:
                 _log_access(self.method, self.path, self.status, self.sent, self.start_time)
-
-
-def _emit(conn: h11.Connection, event: h11.Response | h11.Data | h11.EndOfMessage) -> list[bytes]:
-    # The bytes h11 frames for an event, the body passed through uncopied.
-    data = conn.send_with_data_passthrough(event)
-    assert data is not None  # None only for ConnectionClosed, never sent here
-    return data
 
 
 def _log_access(method: str, path: str, status: int, size: int, started: float) -> None:
@@ -1099,10 +1179,11 @@ def run(
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
         )
-    if token is None:
+    if token == "":
+        logger.warning("The token given is empty: serving without authentication")
+    elif token is None:
         token = os.environ.get(TOKEN_ENV, "")
-    if not token:
-        token = None
+    token = token or None
     limit = DEFAULT_MAX_BODY_SIZE if max_body_size is None else max_body_size
     app = asgi(integration, token=token, max_body_size=limit)
     logger.info(
