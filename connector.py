@@ -2780,14 +2780,20 @@ def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
 
 
 def _formatter() -> Any:
-    # argparse builds a help formatter for every option it adds, and each asks
-    # the terminal for its size; ask once (a few ms of start-up).
+    # argparse builds a help formatter for every option it adds, and each one
+    # asks for the terminal's size (importing shutil); ask once, directly.
     import argparse
     import functools
-    import shutil
+    import os
 
-    width = max(shutil.get_terminal_size().columns - 2, 40)
-    return functools.partial(argparse.HelpFormatter, width=width)
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        try:
+            columns = os.get_terminal_size(2).columns
+        except OSError:
+            columns = 80
+    return functools.partial(argparse.HelpFormatter, width=max(columns - 2, 40))
 
 
 def main(argv: list[str] | None = None) -> int:
