@@ -1349,7 +1349,7 @@ class Integration:
                 "define request, response and settings types at module level"
             ) from None
         cap.chain = self._compose(cap, func, wants_settings)
-        self.capabilities[cap_name] = cap
+        self.capabilities[cap_name.value] = cap
         self._info = None
 
     def _compose(self, cap: Capability, func: Callable[..., Any], wants_settings: bool) -> Link:
