@@ -13,6 +13,7 @@ from typing import Any
 import mock_connector  # examples/ is on sys.path (tests/conftest.py)
 import msgspec
 import pytest
+from _payloads import PAYLOADS
 
 import connector
 from connector import ErrorResponse, InfoResponse, ListAccountsResponse
@@ -29,35 +30,6 @@ WRONG = msgspec.json.encode(
     {"auth": {"basic": {"username": "admin", "password": SECRET}}, "request": {}}
 ).decode()
 MOCK_CAPABILITIES = sorted(mock_connector.integration.capabilities)
-
-# A request each capability of the example accepts on its seeded directory.
-PAYLOADS: dict[str, dict[str, Any]] = {
-    "validate_credentials": {},
-    "list_accounts": {},
-    "list_resources": {},
-    "list_entitlements": {},
-    "find_entitlement_associations": {},
-    "get_last_activity": {"account_ids": ["user-0001"]},
-    "assign_entitlement": {
-        "account_integration_specific_id": "user-0001",
-        "resource_integration_specific_id": "workspace",
-        "resource_type": "workspace",
-        "entitlement_type": "group",
-        "entitlement_integration_specific_id": "admins",
-    },
-    "unassign_entitlement": {
-        "account_integration_specific_id": "user-0001",
-        "resource_integration_specific_id": "workspace",
-        "resource_type": "workspace",
-        "entitlement_type": "role",
-        "entitlement_integration_specific_id": "viewer",
-    },
-    "create_account": {"email": "new@example.com", "entitlements": []},
-    "activate_account": {"account_id": "user-0001"},
-    "deactivate_account": {"account_id": "user-0001"},
-    "delete_account": {"account_id": "user-0001"},
-    "list_custom_attributes_schema": {},
-}
 
 TINY_CONNECTOR = """\
 import sys

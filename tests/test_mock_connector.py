@@ -10,6 +10,7 @@ from typing import Any
 import mock_connector  # examples/ is on sys.path (tests/conftest.py)
 import msgspec
 import pytest
+from _payloads import PAYLOADS as VALID_PAYLOADS
 
 import connector
 from connector import ErrorResponse
@@ -34,35 +35,6 @@ RESPONSE_TYPES: dict[str, type[Any]] = {
     "deactivate_account": connector.DeactivateAccountResponse,
     "delete_account": connector.DeleteAccountResponse,
     "list_custom_attributes_schema": connector.ListCustomAttributesSchemaResponse,
-}
-
-# A payload each capability accepts on the seeded directory.
-VALID_PAYLOADS: dict[str, dict[str, Any]] = {
-    "validate_credentials": {},
-    "list_accounts": {},
-    "list_resources": {},
-    "list_entitlements": {},
-    "find_entitlement_associations": {},
-    "get_last_activity": {"account_ids": ["user-0001"]},
-    "assign_entitlement": {
-        "account_integration_specific_id": "user-0001",
-        "resource_integration_specific_id": "workspace",
-        "resource_type": "workspace",
-        "entitlement_type": "group",
-        "entitlement_integration_specific_id": "admins",
-    },
-    "unassign_entitlement": {
-        "account_integration_specific_id": "user-0001",
-        "resource_integration_specific_id": "workspace",
-        "resource_type": "workspace",
-        "entitlement_type": "role",
-        "entitlement_integration_specific_id": "viewer",
-    },
-    "create_account": {"email": "new@example.com", "entitlements": []},
-    "activate_account": {"account_id": "user-0001"},
-    "deactivate_account": {"account_id": "user-0001"},
-    "delete_account": {"account_id": "user-0001"},
-    "list_custom_attributes_schema": {},
 }
 
 
