@@ -22,7 +22,7 @@ import sys
 import time
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Final, Protocol, TypeAlias, TypeVar, overload
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeAlias, TypeVar, overload
 
 import msgspec
 
@@ -223,6 +223,11 @@ class ErrorCode(enum.StrEnum):
     CREDS_REVOKED = "creds_revoked"
     INVALID_PAGE_TOKEN = "invalid_page_token"
     INTEGRATION_MISSING_PARAMETER = "integration_missing_parameter"
+    # API 4.x additions. The canonical set is these and the 3.5 names that
+    # `canonical_code` does not redirect.
+    CONFLICT = "conflict"
+    BAD_GATEWAY = "bad_gateway"
+    BUDGET_EXHAUSTED = "budget_exhausted"
 
 
 class AccountStatus(enum.StrEnum):
@@ -280,6 +285,12 @@ class _Wire(msgspec.Struct, kw_only=True):
     """Base of every wire struct."""
 
 
+Secret: Final = msgspec.Meta(extra_json_schema={"x-secret": True})
+"""Marks a field as secret: ``password: Annotated[str, Secret]``; info shows ``x-secret``."""
+
+SecretStr: TypeAlias = typing.Annotated[str, Secret]
+
+
 class Page(_Wire, kw_only=True):
     token: str | None = None
     size: int | None = None
@@ -287,15 +298,15 @@ class Page(_Wire, kw_only=True):
 
 class BasicCredential(_Wire, kw_only=True):
     username: str
-    password: str
+    password: SecretStr
 
 
 class TokenCredential(_Wire, kw_only=True):
-    token: str
+    token: SecretStr
 
 
 class OAuthCredential(_Wire, kw_only=True):
-    access_token: str
+    access_token: SecretStr
 
 
 class AuthCredential(_Wire, kw_only=True):
@@ -309,12 +320,19 @@ class ResourceType(_Wire, kw_only=True):
     type_label: str
 
 
+class EntitlementRequirement(_Wire, kw_only=True):
+    min: int | None = None
+    max: int | None = None
+
+
 class EntitlementType(_Wire, kw_only=True):
     type_id: str
     type_label: str
     resource_type_id: str
     min: int
     max: int | None = None
+    # 4.x: per-requirement bounds, e.g. {"role": {"min": 1, "max": 1}}.
+    requirements: dict[str, EntitlementRequirement] | None = None
 
 
 class DescriptionData(_Wire, kw_only=True):
@@ -322,6 +340,7 @@ class DescriptionData(_Wire, kw_only=True):
     categories: list[AppCategory] | None = None
     description: str | None = None
     logo_url: str | None = None
+    app_vendor_domain: str | None = None  # 4.x: the vendor's domain, e.g. "github.com"
 
 
 class FormData(_Wire, kw_only=True):
@@ -409,28 +428,29 @@ class GetAuthorizationUrl(_Wire, kw_only=True):
     scopes: list[str]
     redirect_uri: str
     state: str
-    form_data: dict[str, FormData] | None = None
+    # 4.x sends {name: value}; 3.5 sent {name: {key, value}}. Both are accepted.
+    form_data: dict[str, str | FormData] | None = None
 
 
 class HandleAuthorizationCallback(_Wire, kw_only=True):
     client_id: str
-    client_secret: str
+    client_secret: SecretStr
     redirect_uri_with_code: str
     state: str | None = None
     # Not in the 3.5 schema: carries a PKCE verifier back (as later versions do).
-    code_verifier: str | None = None
+    code_verifier: SecretStr | None = None
 
 
 class HandleClientCredentials(_Wire, kw_only=True):
     client_id: str
-    client_secret: str
+    client_secret: SecretStr
     scopes: list[str]
 
 
 class RefreshAccessToken(_Wire, kw_only=True):
     client_id: str
-    client_secret: str
-    refresh_token: str
+    client_secret: SecretStr
+    refresh_token: SecretStr
     state: str | None = None
 
 
@@ -492,7 +512,7 @@ class UnassignedEntitlement(_Wire, kw_only=True):
 
 class CreatedAccount(_Wire, kw_only=True):
     status: AccountStatus
-    created: bool
+    created: typing.Literal[True]  # 4.x: always true (deprecated; `status` tells)
 
 
 class ActivatedAccount(_Wire, kw_only=True):
@@ -519,213 +539,256 @@ class CustomAttributeSchema(_Wire, kw_only=True):
 class AuthorizationUrl(_Wire, kw_only=True):
     authorization_url: str
     # Not in the 3.5 schema: the PKCE verifier to send back with the callback.
-    code_verifier: str | None = None
+    code_verifier: SecretStr | None = None
 
 
 class OauthCredentials(_Wire, kw_only=True):
-    access_token: str
-    refresh_token: str | None = None
+    access_token: SecretStr
+    refresh_token: SecretStr | None = None
     token_type: TokenType
     state: str | None = None
 
 
-# Envelopes. A request carries `auth` except for the OAuth capabilities, which
-# run before any credential exists.
-
-
-class _RequestBase(_Wire, kw_only=True):
-    page: Page | None = None
-    include_raw_data: bool | None = None
-    settings: dict[str, Any] | None = None
-
-
-class _AuthedRequest(_RequestBase, kw_only=True):
-    auth: AuthCredential
-
-
-class _ResponseBase(_Wire, kw_only=True):
-    """Marker base of success envelopes; each declares `response` first."""
-
-
-class ValidateCredentialsRequest(_AuthedRequest, kw_only=True):
-    request: ValidateCredentials
-
-
-class ListAccountsRequest(_AuthedRequest, kw_only=True):
-    request: ListAccounts
-
-
-class ListResourcesRequest(_AuthedRequest, kw_only=True):
-    request: ListResources
-
-
-class ListEntitlementsRequest(_AuthedRequest, kw_only=True):
-    request: ListEntitlements
-
-
-class FindEntitlementAssociationsRequest(_AuthedRequest, kw_only=True):
-    request: FindEntitlementAssociations
-
-
-class GetLastActivityRequest(_AuthedRequest, kw_only=True):
-    request: GetLastActivity
-
-
-class AssignEntitlementRequest(_AuthedRequest, kw_only=True):
-    request: AssignEntitlement
-
-
-class UnassignEntitlementRequest(_AuthedRequest, kw_only=True):
-    request: UnassignEntitlement
-
-
-class CreateAccountRequest(_AuthedRequest, kw_only=True):
-    request: CreateAccount
-
-
-class ActivateAccountRequest(_AuthedRequest, kw_only=True):
-    request: ActivateAccount
-
-
-class DeactivateAccountRequest(_AuthedRequest, kw_only=True):
-    request: DeactivateAccount
-
-
-class DeleteAccountRequest(_AuthedRequest, kw_only=True):
-    request: DeleteAccount
-
-
-class ListCustomAttributesSchemaRequest(_AuthedRequest, kw_only=True):
-    request: ListCustomAttributesSchema
-
-
-class GetAuthorizationUrlRequest(_RequestBase, kw_only=True):
-    request: GetAuthorizationUrl
-
-
-class HandleAuthorizationCallbackRequest(_RequestBase, kw_only=True):
-    request: HandleAuthorizationCallback
-
-
-class HandleClientCredentialsRequest(_RequestBase, kw_only=True):
-    request: HandleClientCredentials
-
-
-class RefreshAccessTokenRequest(_RequestBase, kw_only=True):
-    request: RefreshAccessToken
-
-
-class ValidateCredentialsResponse(_ResponseBase, kw_only=True):
-    response: ValidatedCredentials
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class ListAccountsResponse(_ResponseBase, kw_only=True):
-    response: list[FoundAccountData]
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class ListResourcesResponse(_ResponseBase, kw_only=True):
-    response: list[FoundResourceData]
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class ListEntitlementsResponse(_ResponseBase, kw_only=True):
-    response: list[FoundEntitlementData]
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class FindEntitlementAssociationsResponse(_ResponseBase, kw_only=True):
-    response: list[FoundEntitlementAssociation]
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class GetLastActivityResponse(_ResponseBase, kw_only=True):
-    response: list[LastActivityData]
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class AssignEntitlementResponse(_ResponseBase, kw_only=True):
-    response: AssignedEntitlement
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class UnassignEntitlementResponse(_ResponseBase, kw_only=True):
-    response: UnassignedEntitlement
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class CreateAccountResponse(_ResponseBase, kw_only=True):
-    response: CreatedAccount
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class ActivateAccountResponse(_ResponseBase, kw_only=True):
-    response: ActivatedAccount
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class DeactivateAccountResponse(_ResponseBase, kw_only=True):
-    response: DeactivatedAccount
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class DeleteAccountResponse(_ResponseBase, kw_only=True):
-    response: DeletedAccount
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class ListCustomAttributesSchemaResponse(_ResponseBase, kw_only=True):
-    response: list[CustomAttributeSchema]
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class GetAuthorizationUrlResponse(_ResponseBase, kw_only=True):
-    response: AuthorizationUrl
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class HandleAuthorizationCallbackResponse(_ResponseBase, kw_only=True):
-    response: OauthCredentials
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class HandleClientCredentialsResponse(_ResponseBase, kw_only=True):
-    response: OauthCredentials
-    raw_data: Any = None
-    page: Page | None = None
-
-
-class RefreshAccessTokenResponse(_ResponseBase, kw_only=True):
-    response: OauthCredentials
-    raw_data: Any = None
-    page: Page | None = None
+class ErrorFault(enum.StrEnum):
+    CALLER = "caller"
+    CONNECTOR = "connector"
+    UPSTREAM = "upstream"
+    INFRASTRUCTURE = "infrastructure"
+    UNKNOWN = "unknown"
+
+
+class ErrorCategory(enum.StrEnum):
+    AUTHENTICATION = "authentication"
+    AUTHORIZATION = "authorization"
+    TRANSIENT = "transient"
+    CLIENT = "client"
+    INTERNAL = "internal"
+
+
+class ErrorMetadata(_Wire, kw_only=True):
+    """What the platform does with an error: retry it, refresh credentials, ..."""
+
+    fault: ErrorFault
+    category: ErrorCategory
+    retryable: bool
+    throttled: bool
+    refreshable: bool
+    hint: str | None = None
+    retry_after_seconds: int | None = None
 
 
 class Error(_Wire, kw_only=True):
     message: str
     status_code: int | None = None
-    # "<app_id>.<ErrorCode value>" on the wire; a bare ErrorCode while handlers run.
-    error_code: str
+    # The bare code ("not_found"); the app is in `app_id`.
+    error_code: ErrorCode
     app_error_code: str | None = None
     app_id: str
     raised_by: str | None = None
     raised_in: str | None = None
+    error_metadata: ErrorMetadata | None = None
+
+
+# Shared shapes. Rate limits and execution summaries ride on every envelope
+# (4.x); the generic envelopes below are written once and specialised per
+# capability, so each capability costs two one-line classes.
+
+
+class RateLimitMode(enum.StrEnum):
+    ENFORCE = "enforce"
+    RETRY_ONLY = "retry_only"
+    BYPASS = "bypass"
+    ENFORCE_NO_RETRY = "enforce_no_retry"
+
+
+class RateLimitStateSnapshotSource(enum.StrEnum):
+    API_HEADERS = "api_headers"
+    SDK_COUNTER = "sdk_counter"
+
+
+class RateLimitStateSnapshot(_Wire, kw_only=True):
+    remaining: int | None = None
+    limit: int | None = None
+    reset: int | None = None
+    window_seconds: int | None = None
+    current_delay: int | None = None
+    source: RateLimitStateSnapshotSource | None = None
+
+
+class RateLimitRequestInfo(_Wire, kw_only=True):
+    caller_retry_attempt: int | None = None
+    last_known_state: dict[str, RateLimitStateSnapshot] | None = None
+    caller_override_mode: RateLimitMode | None = None
+    max_execution_time: int | None = None
+
+
+class RateLimitResponseInfo(_Wire, kw_only=True):
+    current_state: dict[str, RateLimitStateSnapshot] | None = None
+
+
+class NoopEffectReason(enum.StrEnum):
+    STATE_ALREADY_MATCHES = "state_already_matches"
+
+
+# `effect` is a union tagged by `kind`, as the 4.x file has it.
+class CreatedEffect(_Wire, kw_only=True, tag_field="kind", tag="created"):
+    pass
+
+
+class UpdatedEffect(_Wire, kw_only=True, tag_field="kind", tag="updated"):
+    pass
+
+
+class DeletedEffect(_Wire, kw_only=True, tag_field="kind", tag="deleted"):
+    pass
+
+
+class NoopEffect(_Wire, kw_only=True, tag_field="kind", tag="noop"):
+    reason: NoopEffectReason
+
+
+Effect: TypeAlias = CreatedEffect | UpdatedEffect | DeletedEffect | NoopEffect
+
+
+class ExecutionSummary(_Wire, kw_only=True):
+    effect: Effect
+    request_fingerprint: str
+    is_idempotent: bool
+    description: str | None = None
+    caught_errors: list[Error] | None = None
+
+
+P = TypeVar("P")
+T = TypeVar("T")
+
+
+class RequestEnvelope(_Wire, Generic[P], kw_only=True):
+    """A request that carries no credential (the OAuth flow, credential checks)."""
+
+    request: P
+    page: Page | None = None
+    include_raw_data: bool | None = None
+    settings: dict[str, Any] | None = None
+    rate_limit: RateLimitRequestInfo | None = None
+
+
+class AuthedRequestEnvelope(RequestEnvelope[P], kw_only=True):
+    """A request with `auth` (one credential) or `credentials` (several, by id)."""
+
+    auth: AuthCredential | None = None
+    credentials: list[AuthCredential] | None = None
+
+
+class ResponseEnvelope(_Wire, Generic[T], kw_only=True):
+    """A success: the payload, raw upstream data when asked, the next page if any."""
+
+    response: T
+    raw_data: Any = None
+    page: Page | None = None
+    rate_limit: RateLimitResponseInfo | None = None
+    execution_summary: ExecutionSummary | None = None
+
+
+class ValidateCredentialsRequest(AuthedRequestEnvelope[ValidateCredentials]): ...
+
+
+class ListAccountsRequest(AuthedRequestEnvelope[ListAccounts]): ...
+
+
+class ListResourcesRequest(AuthedRequestEnvelope[ListResources]): ...
+
+
+class ListEntitlementsRequest(AuthedRequestEnvelope[ListEntitlements]): ...
+
+
+class FindEntitlementAssociationsRequest(AuthedRequestEnvelope[FindEntitlementAssociations]): ...
+
+
+class GetLastActivityRequest(AuthedRequestEnvelope[GetLastActivity]): ...
+
+
+class AssignEntitlementRequest(AuthedRequestEnvelope[AssignEntitlement]): ...
+
+
+class UnassignEntitlementRequest(AuthedRequestEnvelope[UnassignEntitlement]): ...
+
+
+class CreateAccountRequest(AuthedRequestEnvelope[CreateAccount]): ...
+
+
+class ActivateAccountRequest(AuthedRequestEnvelope[ActivateAccount]): ...
+
+
+class DeactivateAccountRequest(AuthedRequestEnvelope[DeactivateAccount]): ...
+
+
+class DeleteAccountRequest(AuthedRequestEnvelope[DeleteAccount]): ...
+
+
+class ListCustomAttributesSchemaRequest(AuthedRequestEnvelope[ListCustomAttributesSchema]): ...
+
+
+class GetAuthorizationUrlRequest(RequestEnvelope[GetAuthorizationUrl]): ...
+
+
+class HandleAuthorizationCallbackRequest(RequestEnvelope[HandleAuthorizationCallback]): ...
+
+
+class HandleClientCredentialsRequest(RequestEnvelope[HandleClientCredentials]): ...
+
+
+class RefreshAccessTokenRequest(RequestEnvelope[RefreshAccessToken]): ...
+
+
+class ValidateCredentialsResponse(ResponseEnvelope[ValidatedCredentials]): ...
+
+
+class ListAccountsResponse(ResponseEnvelope[list[FoundAccountData]]): ...
+
+
+class ListResourcesResponse(ResponseEnvelope[list[FoundResourceData]]): ...
+
+
+class ListEntitlementsResponse(ResponseEnvelope[list[FoundEntitlementData]]): ...
+
+
+class FindEntitlementAssociationsResponse(ResponseEnvelope[list[FoundEntitlementAssociation]]): ...
+
+
+class GetLastActivityResponse(ResponseEnvelope[list[LastActivityData]]): ...
+
+
+class AssignEntitlementResponse(ResponseEnvelope[AssignedEntitlement]): ...
+
+
+class UnassignEntitlementResponse(ResponseEnvelope[UnassignedEntitlement]): ...
+
+
+class CreateAccountResponse(ResponseEnvelope[CreatedAccount]): ...
+
+
+class ActivateAccountResponse(ResponseEnvelope[ActivatedAccount]): ...
+
+
+class DeactivateAccountResponse(ResponseEnvelope[DeactivatedAccount]): ...
+
+
+class DeleteAccountResponse(ResponseEnvelope[DeletedAccount]): ...
+
+
+class ListCustomAttributesSchemaResponse(ResponseEnvelope[list[CustomAttributeSchema]]): ...
+
+
+class GetAuthorizationUrlResponse(ResponseEnvelope[AuthorizationUrl]): ...
+
+
+class HandleAuthorizationCallbackResponse(ResponseEnvelope[OauthCredentials]): ...
+
+
+class HandleClientCredentialsResponse(ResponseEnvelope[OauthCredentials]): ...
+
+
+class RefreshAccessTokenResponse(ResponseEnvelope[OauthCredentials]): ...
 
 
 class ErrorResponse(_Wire, kw_only=True):
@@ -739,14 +802,17 @@ class ErrorResponse(_Wire, kw_only=True):
 class CapabilitySchema(_Wire, kw_only=True):
     argument: dict[str, Any]
     output: dict[str, Any]
+    display_name: str | None = None
+    description: str | None = None
 
 
 class Info(_Wire, kw_only=True):
     app_id: str
     version: str
-    capabilities: list[CapabilityName]
+    capabilities: list[str]
     capability_schema: dict[str, CapabilitySchema]
     authentication_schema: dict[str, Any]
+    credentials_schema: list[dict[str, Any]]
     entitlement_types: list[EntitlementType]
     resource_types: list[ResourceType]
     request_settings_schema: dict[str, Any]
@@ -754,77 +820,292 @@ class Info(_Wire, kw_only=True):
     description: str | None = None
     categories: list[AppCategory] | None = None
     logo_url: str | None = None
+    app_vendor_domain: str | None = None
     oauth_scopes: dict[str, str] | None = None
 
 
-class InfoResponse(_ResponseBase, kw_only=True):
-    response: Info
-    raw_data: Any = None
-    page: Page | None = None
+class InfoResponse(ResponseEnvelope[Info]): ...
 
 
-# Which envelope types belong to which capability. Registration checks
-# annotations against this table (subclasses allowed).
-_CAPABILITY_TYPES: Final[dict[CapabilityName, tuple[type[_RequestBase], type[_ResponseBase]]]] = {
-    CapabilityName.VALIDATE_CREDENTIALS: (ValidateCredentialsRequest, ValidateCredentialsResponse),
-    CapabilityName.LIST_ACCOUNTS: (ListAccountsRequest, ListAccountsResponse),
-    CapabilityName.LIST_RESOURCES: (ListResourcesRequest, ListResourcesResponse),
-    CapabilityName.LIST_ENTITLEMENTS: (ListEntitlementsRequest, ListEntitlementsResponse),
-    CapabilityName.FIND_ENTITLEMENT_ASSOCIATIONS: (
-        FindEntitlementAssociationsRequest,
-        FindEntitlementAssociationsResponse,
-    ),
-    CapabilityName.GET_LAST_ACTIVITY: (GetLastActivityRequest, GetLastActivityResponse),
-    CapabilityName.ASSIGN_ENTITLEMENT: (AssignEntitlementRequest, AssignEntitlementResponse),
-    CapabilityName.UNASSIGN_ENTITLEMENT: (UnassignEntitlementRequest, UnassignEntitlementResponse),
-    CapabilityName.CREATE_ACCOUNT: (CreateAccountRequest, CreateAccountResponse),
-    CapabilityName.ACTIVATE_ACCOUNT: (ActivateAccountRequest, ActivateAccountResponse),
-    CapabilityName.DEACTIVATE_ACCOUNT: (DeactivateAccountRequest, DeactivateAccountResponse),
-    CapabilityName.DELETE_ACCOUNT: (DeleteAccountRequest, DeleteAccountResponse),
-    CapabilityName.LIST_CUSTOM_ATTRIBUTES_SCHEMA: (
-        ListCustomAttributesSchemaRequest,
-        ListCustomAttributesSchemaResponse,
-    ),
-    CapabilityName.GET_AUTHORIZATION_URL: (GetAuthorizationUrlRequest, GetAuthorizationUrlResponse),
-    CapabilityName.HANDLE_AUTHORIZATION_CALLBACK: (
-        HandleAuthorizationCallbackRequest,
-        HandleAuthorizationCallbackResponse,
-    ),
-    CapabilityName.HANDLE_CLIENT_CREDENTIALS_REQUEST: (
-        HandleClientCredentialsRequest,
-        HandleClientCredentialsResponse,
-    ),
-    CapabilityName.REFRESH_ACCESS_TOKEN: (RefreshAccessTokenRequest, RefreshAccessTokenResponse),
+class CapabilitySpec(msgspec.Struct, frozen=True):
+    """A standard capability: its envelope types, its level or category, its API version.
+
+    CAPABILITIES["list_accounts"].level == "read"
+    """
+
+    name: str
+    request_type: type[Any]
+    response_type: type[Any]
+    # x-capability-level ("read", "write", "validation") or, for the OAuth flow
+    # and app_info, x-capability-category ("authorization", "specification").
+    kind: str
+    since: str = "4"  # the API version that introduced it: "3.5" or "4"
+
+    @property
+    def level(self) -> str | None:
+        return self.kind if self.kind in _LEVELS else None
+
+    @property
+    def category(self) -> str | None:
+        return None if self.kind in _LEVELS else self.kind
+
+
+_R, _W, _V, _AUTHZ, _SPEC = "read", "write", "validation", "authorization", "specification"
+_LEVELS: Final = frozenset((_R, _W, _V))
+_S = CapabilitySpec
+# The standard capabilities, one row each. Registration checks annotations
+# against it (subclasses allowed); info, the CLI and the server read it.
+CAPABILITIES: Final[Mapping[str, CapabilitySpec]] = {
+    spec.name: spec
+    for spec in (
+        _S(
+            "validate_credentials",
+            ValidateCredentialsRequest,
+            ValidateCredentialsResponse,
+            _R,
+            "3.5",
+        ),
+        _S("list_accounts", ListAccountsRequest, ListAccountsResponse, _R, "3.5"),
+        _S("list_resources", ListResourcesRequest, ListResourcesResponse, _R, "3.5"),
+        _S("list_entitlements", ListEntitlementsRequest, ListEntitlementsResponse, _R, "3.5"),
+        _S(
+            "find_entitlement_associations",
+            FindEntitlementAssociationsRequest,
+            FindEntitlementAssociationsResponse,
+            _R,
+            "3.5",
+        ),
+        _S("get_last_activity", GetLastActivityRequest, GetLastActivityResponse, _R, "3.5"),
+        _S("assign_entitlement", AssignEntitlementRequest, AssignEntitlementResponse, _W, "3.5"),
+        _S(
+            "unassign_entitlement",
+            UnassignEntitlementRequest,
+            UnassignEntitlementResponse,
+            _W,
+            "3.5",
+        ),
+        _S("create_account", CreateAccountRequest, CreateAccountResponse, _W, "3.5"),
+        _S("activate_account", ActivateAccountRequest, ActivateAccountResponse, _W, "3.5"),
+        _S("deactivate_account", DeactivateAccountRequest, DeactivateAccountResponse, _W, "3.5"),
+        _S("delete_account", DeleteAccountRequest, DeleteAccountResponse, _W, "3.5"),
+        _S(
+            "list_custom_attributes_schema",
+            ListCustomAttributesSchemaRequest,
+            ListCustomAttributesSchemaResponse,
+            _R,
+            "3.5",
+        ),
+        _S(
+            "get_authorization_url",
+            GetAuthorizationUrlRequest,
+            GetAuthorizationUrlResponse,
+            _AUTHZ,
+            "3.5",
+        ),
+        _S(
+            "handle_authorization_callback",
+            HandleAuthorizationCallbackRequest,
+            HandleAuthorizationCallbackResponse,
+            _AUTHZ,
+            "3.5",
+        ),
+        _S(
+            "handle_client_credentials_request",
+            HandleClientCredentialsRequest,
+            HandleClientCredentialsResponse,
+            _AUTHZ,
+            "3.5",
+        ),
+        _S(
+            "refresh_access_token",
+            RefreshAccessTokenRequest,
+            RefreshAccessTokenResponse,
+            _AUTHZ,
+            "3.5",
+        ),
+    )
 }
-_CAPABILITY_BY_REQUEST: Final = {req: name for name, (req, _) in _CAPABILITY_TYPES.items()}
+_CAPABILITY_BY_REQUEST: Final = {spec.request_type: spec.name for spec in CAPABILITIES.values()}
 
 _encode: Final = msgspec.json.Encoder().encode
 
 
 # ---- Errors -----------------------------------------------------------------
-# Raising strategy: a capability raises ConnectorError (or lets an upstream
-# HTTPStatusError / transport error escape); the guard link of the chain turns
-# every exception into an ErrorResponse at one boundary. Failures found before
-# a capability runs (JSON, auth, settings) never reach author code and carry no
-# raised_by / raised_in.
+# Raising strategy: a capability raises ConnectorError (or one of its typed
+# subclasses), or lets an upstream HTTPStatusError / transport error escape.
+# Three tables decide everything else, each read by one function:
+#   _HTTP_STATUS_CODES  upstream status -> code       (read by `classify`)
+#   _METADATA           canonical code -> metadata    (read by `_finish_error`)
+#   _DEPRECATED_CODES / _V35_CODES  code -> wire code (read by `wire_code`)
+# `classify` pre-fills the envelope, the author's handler may adjust it, and
+# `_finish_error` completes it (code on the wire, metadata, secrets scrubbed).
+# Failures found before a capability runs (JSON, auth, settings) never reach
+# author code and carry no raised_by / raised_in.
+
+# The 3.5 names of API 4.x's codes; the other deprecated names are canonical
+# codes under another name.
+_DEPRECATED_CODES: Final[dict[ErrorCode, ErrorCode]] = {
+    ErrorCode.UNEXPECTED_ERROR: ErrorCode.INTERNAL_ERROR,
+    ErrorCode.NOT_IMPLEMENTED: ErrorCode.UNSUPPORTED_OPERATION,
+    ErrorCode.CLIENT_CALL_ERROR: ErrorCode.INVALID_RESPONSE,
+    ErrorCode.API_ERROR: ErrorCode.INVALID_RESPONSE,
+    ErrorCode.UNAUTHENTICATED: ErrorCode.UNAUTHORIZED,
+}
+CANONICAL_CODES: Final = frozenset(code for code in ErrorCode if code not in _DEPRECATED_CODES)
+"""The 22 codes of API 4.x."""
+
+# API 3.5 has no conflict, bad_gateway or budget_exhausted.
+_V35_CODES: Final[dict[ErrorCode, ErrorCode]] = {
+    ErrorCode.CONFLICT: ErrorCode.BAD_REQUEST,
+    ErrorCode.BAD_GATEWAY: ErrorCode.SERVICE_ERROR,
+    ErrorCode.BUDGET_EXHAUSTED: ErrorCode.RATE_LIMIT,
+}
+
+
+def canonical_code(code: ErrorCode) -> ErrorCode:
+    """The API 4.x code for `code` (deprecated 3.5 names redirected)."""
+    return _DEPRECATED_CODES.get(code, code)
+
+
+def wire_code(code: ErrorCode, api_version: str = "4") -> ErrorCode:
+    """The code written on the wire: canonical in 4.x, the 3.5 set in 3.5 mode."""
+    if api_version == "3.5":
+        return _V35_CODES.get(code, code)
+    return _DEPRECATED_CODES.get(code, code)
+
+
+_F, _C = ErrorFault, ErrorCategory
+# (fault, category, retryable, throttled, refreshable) by canonical code.
+_METADATA: Final[dict[ErrorCode, tuple[ErrorFault, ErrorCategory, bool, bool, bool]]] = {
+    ErrorCode(code): row
+    for codes, row in (
+        (
+            "bad_request invalid_value unknown_value not_found conflict invalid_page_token "
+            "integration_missing_parameter",
+            (_F.CALLER, _C.CLIENT, False, False, False),
+        ),
+        (
+            "unauthorized authentication_expired creds_revoked",
+            (_F.UPSTREAM, _C.AUTHENTICATION, False, False, True),
+        ),
+        ("permission_denied", (_F.UPSTREAM, _C.AUTHORIZATION, False, False, False)),
+        ("rate_limit budget_exhausted", (_F.UPSTREAM, _C.TRANSIENT, True, True, False)),
+        (
+            "bad_gateway service_error request_timeout",
+            (_F.UPSTREAM, _C.TRANSIENT, True, False, False),
+        ),
+        (
+            "connection_timeout connection_rejected connection_closed",
+            (_F.INFRASTRUCTURE, _C.TRANSIENT, True, False, False),
+        ),
+        ("internal_error", (_F.CONNECTOR, _C.INTERNAL, True, False, False)),
+        (
+            "invalid_response unsupported_operation",
+            (_F.CONNECTOR, _C.INTERNAL, False, False, False),
+        ),
+    )
+    for code in codes.split()
+}
+
+
+def error_metadata(code: ErrorCode) -> ErrorMetadata:
+    """The platform-facing metadata of `code`, from the classification table."""
+    fault, category, retryable, throttled, refreshable = _METADATA[canonical_code(code)]
+    return ErrorMetadata(
+        fault=fault,
+        category=category,
+        retryable=retryable,
+        throttled=throttled,
+        refreshable=refreshable,
+    )
 
 
 class ConnectorError(Exception):
     """An expected failure with its ErrorCode; the chain turns it into an envelope.
 
     raise ConnectorError("No such user", ErrorCode.NOT_FOUND)
+    raise ConnectorError("Try later", ErrorCode.SERVICE_ERROR, retry_after_seconds=30)
+
+    The keyword arguments override the code's `error_metadata`.
     """
+
+    default_code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
 
     def __init__(
         self,
-        message: str,
-        error_code: ErrorCode | str = ErrorCode.UNEXPECTED_ERROR,
+        message: str | None = None,
+        error_code: ErrorCode | str | None = None,
         app_error_code: str | None = None,
+        *,
+        status_code: int | None = None,
+        retryable: bool | None = None,
+        throttled: bool | None = None,
+        refreshable: bool | None = None,
+        hint: str | None = None,
+        retry_after_seconds: int | None = None,
     ) -> None:
+        code = ErrorCode(error_code) if error_code is not None else self.default_code
+        if message is None:
+            message = canonical_code(code).replace("_", " ").capitalize()
         super().__init__(message)
         self.message = message
-        self.error_code = ErrorCode(error_code)
+        self.error_code = code
         self.app_error_code = app_error_code
+        self.status_code = status_code
+        self.retryable = retryable
+        self.throttled = throttled
+        self.refreshable = refreshable
+        self.hint = hint
+        self.retry_after_seconds = retry_after_seconds
+
+
+# A typed family, so that authors say what happened without picking codes.
+
+
+class AuthenticationError(ConnectorError):
+    """The credentials were refused (refreshable)."""
+
+    default_code = ErrorCode.UNAUTHORIZED
+
+
+class AuthorizationError(ConnectorError):
+    """The credentials are valid but may not do this."""
+
+    default_code = ErrorCode.PERMISSION_DENIED
+
+
+class NotFoundError(ConnectorError):
+    default_code = ErrorCode.NOT_FOUND
+
+
+class ConflictError(ConnectorError):
+    """The object exists already, or the change conflicts with its state."""
+
+    default_code = ErrorCode.CONFLICT
+
+
+class InvalidValueError(ConnectorError):
+    default_code = ErrorCode.INVALID_VALUE
+
+
+class InvalidPageTokenError(ConnectorError):
+    default_code = ErrorCode.INVALID_PAGE_TOKEN
+
+
+class RateLimitError(ConnectorError):
+    """The upstream throttles us: ``RateLimitError(retry_after_seconds=30)``."""
+
+    default_code = ErrorCode.RATE_LIMIT
+
+
+class UpstreamError(ConnectorError):
+    """The upstream failed (a bad gateway, from the platform's point of view)."""
+
+    default_code = ErrorCode.BAD_GATEWAY
+
+
+class InternalError(ConnectorError):
+    default_code = ErrorCode.INTERNAL_ERROR
 
 
 class RegistrationError(Exception):
@@ -836,7 +1117,8 @@ class ExceptionHandler:
 
     Subclass it and list it as ``(SomeError, MyHandler, None)`` in
     ``Integration(exception_handlers=...)``; a non-None third element is the
-    code to use when the entry matches.
+    code to use when the entry matches. `response` arrives classified (code,
+    status, message, raised_by/raised_in): change what you need and return it.
     """
 
     @staticmethod
@@ -851,22 +1133,58 @@ class ExceptionHandler:
         return response
 
 
-# Upstream HTTP status -> ErrorCode (DESIGN.md's table); anything else >= 400
-# is api_error.
+class HTTPHandler(ExceptionHandler):
+    """The status mapping of `classify`, as a handler (the default does the same)."""
+
+    @staticmethod
+    def handle(
+        e: Exception,
+        original_func: Callable[..., Any],
+        response: ErrorResponse,
+        error_code: ErrorCode | None = None,
+    ) -> ErrorResponse:
+        response.error.error_code = error_code or classify(e)
+        response.error.status_code = _status_of(e)
+        return response
+
+
+HandlerEntry = tuple[type[BaseException], type[ExceptionHandler], ErrorCode | None]
+
+# Upstream HTTP status -> ErrorCode (DESIGN.md, "The current API"); any other
+# status >= 400 is invalid_response.
 _HTTP_STATUS_CODES: Final[dict[int, ErrorCode]] = {
-    400: ErrorCode.BAD_REQUEST,
-    401: ErrorCode.UNAUTHORIZED,
-    403: ErrorCode.PERMISSION_DENIED,
-    404: ErrorCode.NOT_FOUND,
-    408: ErrorCode.REQUEST_TIMEOUT,
-    409: ErrorCode.BAD_REQUEST,
-    422: ErrorCode.BAD_REQUEST,
-    429: ErrorCode.RATE_LIMIT,
-    500: ErrorCode.SERVICE_ERROR,
-    502: ErrorCode.SERVICE_ERROR,
-    503: ErrorCode.SERVICE_ERROR,
-    504: ErrorCode.REQUEST_TIMEOUT,
+    status: ErrorCode(code)
+    for code, statuses in (
+        ("bad_request", (400, 413, 415, 422)),
+        ("unauthorized", (401,)),
+        ("permission_denied", (403,)),
+        ("not_found", (404,)),
+        ("unsupported_operation", (405, 406, 501)),
+        ("request_timeout", (408,)),
+        ("conflict", (409,)),
+        ("rate_limit", (429,)),
+        ("bad_gateway", (500, 502, 504)),
+        ("service_error", (503,)),
+    )
+    for status in statuses
 }
+
+
+def classify(exc: BaseException) -> ErrorCode:
+    """The one decision of which code an exception gets.
+
+    ConnectorError -> its code; an upstream status (``exc.response.status_code``,
+    ours or httpx's) -> the status table; an httpcore/httpx transport error ->
+    its code; anything else -> internal_error.
+    """
+    if isinstance(exc, ConnectorError):
+        return exc.error_code
+    status = _status_of(exc)
+    if status is not None and status >= 400:
+        return _HTTP_STATUS_CODES.get(status, ErrorCode.INVALID_RESPONSE)
+    # Raw httpcore (or httpx) exceptions, matched by class name in the HTTP
+    # client section so that `import connector` never imports httpcore.
+    return _classify_transport_exception(exc) or ErrorCode.INTERNAL_ERROR
 
 
 def _safe_str(exc: BaseException) -> str:
@@ -878,127 +1196,319 @@ def _safe_str(exc: BaseException) -> str:
 
 def _status_of(exc: BaseException) -> int | None:
     try:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
+        status = getattr(exc, "status_code", None)
+        if status is None:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
     except Exception:
         return None
     return status if isinstance(status, int) and not isinstance(status, bool) else None
 
 
-class HTTPHandler(ExceptionHandler):
-    """Maps the upstream status of any exception with ``.response.status_code``."""
-
-    @staticmethod
-    def handle(
-        e: Exception,
-        original_func: Callable[..., Any],
-        response: ErrorResponse,
-        error_code: ErrorCode | None = None,
-    ) -> ErrorResponse:
-        status = _status_of(e)
-        if error_code is not None:
-            response.error.error_code = error_code
-        elif status is not None and status >= 400:
-            response.error.error_code = _HTTP_STATUS_CODES.get(status, ErrorCode.API_ERROR)
-        response.error.status_code = status
-        return response
+def _retry_after_of(exc: BaseException) -> int | None:
+    """Whole seconds from the Retry-After header of the exception's response."""
+    try:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        value = headers.get("retry-after") if headers is not None else None
+    except Exception:
+        return None
+    wait = _retry_after(value if isinstance(value, str) else None, time.time())
+    return None if wait is None else math.ceil(wait)
 
 
-HandlerEntry = tuple[type[BaseException], type[ExceptionHandler], ErrorCode | None]
+def _prefill(exc: BaseException, where: str | None) -> ErrorResponse:
+    """The classified envelope for `exc`, before any author handler runs."""
+    error = Error(
+        message=_safe_str(exc) or type(exc).__name__,
+        status_code=_status_of(exc),
+        error_code=classify(exc),
+        app_id="",
+        raised_by=type(exc).__name__,
+        raised_in=where,
+    )
+    if isinstance(exc, ConnectorError):
+        error.app_error_code = exc.app_error_code
+    return ErrorResponse(is_error=True, error=error)
 
 
-def _classify_foreign(exc: BaseException) -> ErrorCode | None:
-    # Raw httpcore (or httpx) exceptions an author lets escape; matched by name
-    # in the HTTP client section, so `import connector` never imports httpcore.
-    return _classify_transport_exception(exc)
+def _finish_error(
+    response: ErrorResponse,
+    *,
+    app_id: str,
+    api_version: str = "4",
+    secrets: Sequence[str] = (),
+    exc: BaseException | None = None,
+) -> ErrorCode:
+    """Completes an envelope in place; returns the code written on the wire.
+
+    The code becomes an ErrorCode (an unknown one is internal_error), the
+    metadata comes from the table with the exception's overrides, and every
+    text a secret could reach is scrubbed.
+    """
+    error = response.error
+    raw_code = str(error.error_code)
+    try:
+        code = ErrorCode(raw_code.rpartition(".")[2])  # handlers may still write "app.code"
+    except ValueError:
+        code = ErrorCode.INTERNAL_ERROR
+    if not isinstance(error.error_metadata, ErrorMetadata):
+        metadata = error_metadata(code)
+        if exc is not None:
+            metadata.retry_after_seconds = _retry_after_of(exc)
+        if isinstance(exc, ConnectorError):
+            for name in ("retryable", "throttled", "refreshable", "hint", "retry_after_seconds"):
+                value = getattr(exc, name)
+                if value is not None:
+                    setattr(metadata, name, value)
+        error.error_metadata = metadata
+    if error.error_metadata.hint is not None:
+        error.error_metadata.hint = _scrub(str(error.error_metadata.hint), secrets)
+    on_wire = wire_code(code, api_version)
+    error.error_code = on_wire
+    error.app_id = app_id
+    error.message = _scrub(str(error.message), secrets)
+    if error.app_error_code is not None:
+        error.app_error_code = _scrub(str(error.app_error_code), secrets)
+    if response.raw_data is not None:
+        response.raw_data = _scrub_json(response.raw_data, secrets)
+    return on_wire
 
 
 class _Failure(Exception):
-    """Carries a finished error envelope from deep in the chain to dispatch."""
+    """Carries a finished, encoded error envelope from deep in the chain to dispatch."""
 
-    def __init__(self, code: ErrorCode, envelope: ErrorResponse) -> None:
+    def __init__(self, code: ErrorCode, body: bytes) -> None:
         super().__init__(code)
         self.code = code
-        self.envelope = envelope
+        self.body = body
+
+
+def _encode_error(response: ErrorResponse) -> bytes:
+    try:
+        return _encode(response)
+    except Exception:  # a handler left something msgspec cannot encode
+        error = response.error
+        fallback = Error(
+            message=str(error.message),
+            error_code=error.error_code,
+            app_id=str(error.app_id),
+            error_metadata=error.error_metadata,
+        )
+        return _encode(ErrorResponse(is_error=True, error=fallback))
 
 
 def error_envelope(
-    app_id: str, code: ErrorCode, message: str, *, status_code: int | None = None
+    app_id: str,
+    code: ErrorCode,
+    message: str,
+    *,
+    status_code: int | None = None,
+    api_version: str = "4",
 ) -> bytes:
     """The encoded error envelope for a failure found outside any capability.
 
     error_envelope("github", ErrorCode.NOT_FOUND, "No route /x")
     """
-    error = Error(
-        message=message, status_code=status_code, error_code=f"{app_id}.{code}", app_id=app_id
-    )
-    return _encode(ErrorResponse(is_error=True, error=error))
+    error = Error(message=message, status_code=status_code, error_code=code, app_id=app_id)
+    response = ErrorResponse(is_error=True, error=error)
+    _finish_error(response, app_id=app_id, api_version=api_version)
+    return _encode(response)
 
 
 # ---- Secrets ----------------------------------------------------------------
-# A secret is every string of 6+ characters under a request's auth and settings,
-# plus the OAuth payload's client secret, refresh token, PKCE verifier and the
-# authorization code. They are scrubbed from every error message and log line.
+# One rule for what is a secret (`_secrets_of`), one for scrubbing (`_scrub`).
+# Secrets are: every string under a request's `auth` / `credentials`; the
+# settings values whose field is marked (`Annotated[str, Secret]`), whose name
+# looks secret (password, token, key, ...) or whose value looks like a token
+# (`Bearer ...`, a JWT, a PEM block, a URL's userinfo or query); and in OAuth
+# calls the client secret, refresh token, PKCE verifier and authorization
+# code. Strings shorter than 6 characters are left alone: they cannot be told
+# from ordinary words. A plain `base_url` or tenant name stays readable.
 
 _MIN_SECRET: Final = 6
 _REDACTED: Final = "[redacted]"
 _OAUTH_SECRET_FIELDS: Final = ("client_secret", "refresh_token", "code_verifier")
+# Bounds the walk over hostile, deeply nested settings (it is iterative).
+_MAX_WALK: Final = 100_000
+
+_SECRET_WORDS: Final = frozenset(
+    (
+        *("password", "passwd", "pwd", "passphrase", "secret", "token", "key", "apikey"),
+        *("credential", "credentials", "auth", "authorization", "cookie", "session"),
+        *("signature", "private", "privatekey"),
+    )
+)
+_SECRET_PARTS: Final = ("password", "secret", "token", "credential", "apikey", "privatekey")
 
 
-def _walk_strings(value: Any, out: set[str]) -> None:
-    if isinstance(value, str):
-        if len(value) >= _MIN_SECRET:
-            out.add(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _walk_strings(item, out)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _walk_strings(item, out)
-    elif isinstance(value, msgspec.Struct):
-        for name in value.__struct_fields__:
-            _walk_strings(getattr(value, name), out)
+def _secret_name(name: str) -> bool:
+    import re
+
+    words = re.findall(r"[a-z0-9]+|[A-Z][a-z0-9]*", name)
+    if any(word.lower() in _SECRET_WORDS for word in words):
+        return True
+    flat = "".join(words).lower()
+    return any(part in flat for part in _SECRET_PARTS)
+
+
+def _token_shaped(value: str, out: set[str]) -> bool:
+    """True when `value` is a token as a whole; URL secrets go to `out`."""
+    import re
+
+    if re.match(r"(?:bearer|basic|token)\s+\S|eyJ[\w-]*\.[\w-]+\.", value, re.IGNORECASE):
+        return True
+    if "-----BEGIN " in value:
+        return True
+    if "://" in value:
+        from urllib.parse import parse_qsl, urlsplit
+
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return False
+        if parts.password:
+            out.update((parts.password, parts.netloc.rpartition("@")[0]))
+        if parts.query:
+            out.add(parts.query)
+            out.update(v for _, v in parse_qsl(parts.query))
+    return False
+
+
+_MARKED: dict[type[Any], frozenset[str]] = {}
+
+
+def _marked_fields(model: type[Any] | None) -> frozenset[str]:
+    """The wire names of the settings model's fields marked `Secret`."""
+    if model is None:
+        return frozenset()
+    found = _MARKED.get(model)
+    if found is None:
+        hints = typing.get_type_hints(model, include_extras=True)
+        names = set()
+        for field in msgspec.structs.fields(model):
+            meta = getattr(hints.get(field.name), "__metadata__", ())
+            if any(
+                isinstance(m, msgspec.Meta) and (m.extra_json_schema or {}).get("x-secret")
+                for m in meta
+            ):
+                names.add(field.encode_name)
+        found = _MARKED[model] = frozenset(names)
+    return found
+
+
+def _walk_secrets(value: Any, out: set[str], *, all_strings: bool, marked: frozenset[str]) -> None:
+    """Adds the secrets under `value`; iterative and bounded, so it never raises."""
+    stack: list[tuple[Any, bool]] = [(value, all_strings)]
+    steps = 0
+    while stack and steps < _MAX_WALK:
+        steps += 1
+        item, secret = stack.pop()
+        if isinstance(item, str):
+            if secret or _token_shaped(item, out):
+                out.add(item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                named = isinstance(key, str) and (key in marked or _secret_name(key))
+                stack.append((child, secret or named))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, secret) for child in item)
+        elif isinstance(item, msgspec.Struct):
+            for name in item.__struct_fields__:
+                stack.append((getattr(item, name), secret or _secret_name(name)))
 
 
 def _member(value: Any, name: str) -> Any:
     return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
 
 
-def _secrets_of(request: Any) -> list[str]:
-    """Secrets of a decoded request struct or of a plain decoded JSON object."""
+def _secrets_of(request: Any, settings_model: type[Any] | None = None) -> list[str]:
+    """Every form of every secret of a request (a decoded struct or plain JSON), longest first."""
     found: set[str] = set()
-    _walk_strings(_member(request, "auth"), found)
-    _walk_strings(_member(request, "settings"), found)
+    for member in ("auth", "credentials"):
+        _walk_secrets(_member(request, member), found, all_strings=True, marked=frozenset())
+    try:
+        marked = _marked_fields(settings_model)
+    except Exception:  # an unresolvable annotation: fall back to the name rule
+        marked = frozenset()
+    _walk_secrets(_member(request, "settings"), found, all_strings=False, marked=marked)
     payload = _member(request, "request")
     if payload is not None:
         for name in _OAUTH_SECRET_FIELDS:
-            _walk_strings(_member(payload, name), found)
+            _walk_secrets(_member(payload, name), found, all_strings=True, marked=frozenset())
         redirect = _member(payload, "redirect_uri_with_code")
         if isinstance(redirect, str):
             from urllib.parse import parse_qsl, urlsplit
 
-            for key, value in parse_qsl(urlsplit(redirect).query):
-                if key == "code":
-                    _walk_strings(value, found)
-    return sorted(found, key=len, reverse=True)
+            found.update(
+                value for key, value in parse_qsl(urlsplit(redirect).query) if key == "code"
+            )
+    _basic_pairs(request, found)
+    return _forms(found)
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
+def _basic_pairs(request: Any, found: set[str]) -> None:
+    # A Basic header carries base64("user:password"): scrub that form too.
+    import base64
+
+    auths = [_member(request, "auth"), *(_member(request, "credentials") or [])]
+    for auth in auths:
+        basic = _member(auth, "basic") if auth is not None else None
+        user, password = _member(basic, "username"), _member(basic, "password")
+        if isinstance(user, str) and isinstance(password, str) and len(password) >= _MIN_SECRET:
+            pair = f"{user}:{password}".encode(errors="surrogatepass")
+            found.add(base64.b64encode(pair).decode("ascii"))
+
+
+def _forms(secrets: Iterable[str]) -> list[str]:
+    """Each secret as text may carry it: literal, repr- and JSON-escaped, percent-encoded."""
+    from urllib.parse import quote, quote_plus
+
+    forms: set[str] = set()
     for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, _REDACTED)
-    return text
+        if not isinstance(secret, str) or len(secret) < _MIN_SECRET:
+            continue
+        forms.add(secret)
+        forms.add(repr(secret)[1:-1])
+        forms.add(_encode(secret).decode(errors="replace")[1:-1])
+        for safe in ("", "/"):
+            forms.add(quote(secret, safe=safe, errors="surrogatepass"))
+        forms.add(quote_plus(secret, errors="surrogatepass"))
+    return sorted(forms, key=len, reverse=True)
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every secret form replaced, ignoring case."""
+    if not secrets:
+        return text
+    import re
+
+    pattern = re.compile("|".join(map(re.escape, secrets)), re.IGNORECASE)
+    return pattern.sub(_REDACTED, text)
+
+
+def _scrub_json(value: Any, secrets: Sequence[str]) -> Any:
+    """A JSON value with the secrets scrubbed from every string in it (keys too)."""
+    if not secrets:
+        return value
+    try:
+        return msgspec.json.decode(_scrub(_encode(value).decode(), secrets))
+    except Exception:
+        return None  # not encodable, or scrubbing broke it: dropped rather than leaked
 
 
 def _describe_decode_error(exc: msgspec.DecodeError, prefix: str = "") -> str:
     """msgspec's located message without any echoed value.
 
     Messages name the path (kept); a few quote the offending value
-    (``Invalid enum value 'x'``), which may be a secret: that part goes.
+    (``Invalid enum value 'x'``, ``Object contains unknown field `x```), which
+    may be a secret: that part goes.
     """
     text = str(exc)
     head, sep, where = text.partition(" - at `$")
-    if "'" in head:
-        head = head[: head.index("'")].rstrip() + head[head.rindex("'") + 1 :]
+    # Field names in backticks come from the schema, except an unknown field's.
+    quotes = ("'", '"', "`") if "unknown field" in head else ("'", '"')
+    for quote in quotes:
+        if head.count(quote) >= 2:
+            head = head[: head.index(quote)].rstrip() + head[head.rindex(quote) + 1 :]
     if prefix:
         where = prefix + where if sep else prefix + "`"
         sep = " - at `$"
@@ -1006,6 +1516,22 @@ def _describe_decode_error(exc: msgspec.DecodeError, prefix: str = "") -> str:
 
 
 # ---- Registry and the error-wrapping chain ----------------------------------
+# What `dispatch_result(name, body)` does with one request:
+#   1. finds the capability (a name not registered -> not_implemented, which
+#      is unsupported_operation on the 4.x wire);
+#   2. decodes the envelope with the capability's typed decoder (-> bad_request);
+#   3. runs the capability's chain, the links of `_LINKS` outermost first:
+#      a. _auth_link      the request carries the credential the connector takes;
+#      b. _settings_link  settings convert to the settings model;
+#      c. _response_link  the result has the capability's type; raw_data is kept
+#                         only if asked; encoded, then checked by decoding it
+#                         again (-> invalid_response naming the path);
+#      d. _guard_link     an exception from the author's code is classified,
+#                         handled by the author's handler, finished (-> its code);
+#      e. _call_author    the author's function (sync ones in a worker thread);
+#   4. returns the bytes of (3), or those of the finished envelope that a link
+#      raised as `_Failure`. Nothing else escapes (`handle_errors=False` lets an
+#      author's exception through, for debugging).
 
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S")
@@ -1017,29 +1543,49 @@ _AUTH_FIELDS: Final[dict[type[_Wire], str]] = {
     OAuthCredential: "oauth",
 }
 
-# A link takes (request, settings) and returns an awaitable of the response.
+# A link's product: takes (request, settings), returns an awaitable result.
 Link = Callable[[Any, Any], Awaitable[Any]]
 
 
 class Capability:
     """One registered capability: its function, types and the composed chain."""
 
-    __slots__ = ("chain", "decoder", "default", "func", "name", "request_type", "response_type")
+    __slots__ = (
+        "chain",
+        "decoder",
+        "default",
+        "description",
+        "display_name",
+        "func",
+        "name",
+        "request_type",
+        "response_decoder",
+        "response_type",
+        "wants_settings",
+    )
 
     def __init__(
         self,
-        name: CapabilityName,
+        name: str,
         func: Callable[..., Any],
         request_type: type[Any],
         response_type: type[Any],
-        default: bool,
+        *,
+        default: bool = False,
+        wants_settings: bool = False,
+        display_name: str | None = None,
+        description: str | None = None,
     ) -> None:
         self.name = name
         self.func = func
         self.request_type = request_type
         self.response_type = response_type
         self.default = default
+        self.wants_settings = wants_settings
+        self.display_name = display_name or name.replace("_", " ").capitalize()
+        self.description = description or _first_line(getattr(func, "__doc__", None))
         self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(request_type)
+        self.response_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(response_type)
         self.chain: Link = _unbuilt_chain
 
     def __repr__(self) -> str:
@@ -1048,6 +1594,11 @@ class Capability:
 
 async def _unbuilt_chain(request: Any, settings: Any) -> Any:
     raise RuntimeError("capability chain not composed")
+
+
+def _first_line(doc: str | None) -> str | None:
+    line = (doc or "").strip().split("\n\n", 1)[0]
+    return " ".join(line.split()) or None
 
 
 def _where(func: Callable[..., Any]) -> str:
@@ -1059,21 +1610,18 @@ def _is_async(func: Callable[..., Any]) -> bool:
     return bool(code is not None and code.co_flags & _CO_COROUTINE)
 
 
-# Each link is one small function taking the next callable; a link with nothing
-# to do returns it unchanged. `Integration._compose` strings them together.
-
-
-def _call_link(func: Callable[..., Any], wants_settings: bool) -> Link:
-    """Calls the author's function: async directly, sync in a worker thread."""
+def _call_author(cap: Capability) -> Link:
+    """The innermost callable: the author's function, async directly, sync in a thread."""
+    func = cap.func
     if _is_async(func):
-        if wants_settings:
+        if cap.wants_settings:
             return func
         return lambda request, settings: func(request)
 
     async def in_thread(request: Any, settings: Any) -> Any:
         import anyio.to_thread
 
-        args = (request, settings) if wants_settings else (request,)
+        args = (request, settings) if cap.wants_settings else (request,)
         result = await anyio.to_thread.run_sync(func, *args)
         if hasattr(result, "__await__"):  # a sync wrapper around a coroutine function
             result = await result
@@ -1082,39 +1630,30 @@ def _call_link(func: Callable[..., Any], wants_settings: bool) -> Link:
     return in_thread
 
 
-def _response_link(inner: Link, integration: "Integration", cap: Capability) -> Link:
-    """Checks the returned type; drops raw_data unless the request asked for it."""
-    expected = cap.response_type
-
-    async def checked(request: Any, settings: Any) -> Any:
-        result = await inner(request, settings)
-        if not isinstance(result, expected):
-            message = (
-                f"{_where(cap.func)} returned {type(result).__name__}, expected {expected.__name__}"
-            )
-            raise integration._failure(ErrorCode.INVALID_RESPONSE, message, cap=cap)
-        if result.raw_data is not None and not request.include_raw_data:
-            result = msgspec.structs.replace(result, raw_data=None)
-        return result
-
-    return checked
+# The links, each `link(inner, cap, integration) -> Link`; a link with nothing
+# to do returns `inner` unchanged. `_LINKS` lists them outermost first.
 
 
-def _guard_link(inner: Link, integration: "Integration", cap: Capability) -> Link:
-    """Turns any exception raised by the capability into an error envelope."""
+def _auth_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
+    """Checks that the request carries the kind of credential the connector takes."""
+    expected = integration._auth_field
+    if expected is None or not issubclass(cap.request_type, AuthedRequestEnvelope):
+        return inner
 
-    async def guarded(request: Any, settings: Any) -> Any:
-        try:
-            return await inner(request, settings)
-        except _Failure:
-            raise
-        except Exception as exc:
-            raise integration._from_exception(exc, cap, request) from None
+    def with_auth(request: Any, settings: Any) -> Awaitable[Any]:
+        auth = request.auth
+        if auth is None or getattr(auth, expected) is None:
+            given = [name for name in auth.__struct_fields__ if getattr(auth, name)] if auth else []
+            message = f"Missing `auth.{expected}`: this connector takes {expected} credentials"
+            if given:
+                message += f", not {given[0]}"
+            raise integration._failure(ErrorCode.BAD_REQUEST, message, request=request)
+        return inner(request, settings)
 
-    return guarded
+    return with_auth
 
 
-def _settings_link(inner: Link, integration: "Integration") -> Link:
+def _settings_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
     """Validates `settings` against the settings model before anything runs."""
     model = integration.settings_model
     if model is None:
@@ -1131,22 +1670,57 @@ def _settings_link(inner: Link, integration: "Integration") -> Link:
     return with_settings
 
 
-def _auth_link(inner: Link, integration: "Integration", cap: Capability) -> Link:
-    """Checks that the request carries the kind of credential the connector takes."""
-    expected = integration._auth_field
-    if expected is None or not issubclass(cap.request_type, _AuthedRequest):
+def _response_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
+    """Type-checks, trims, encodes and (unless turned off) validates the result."""
+    expected = cap.response_type
+    validate = cap.response_decoder.decode if integration.validate_responses else None
+    where = _where(cap.func)
+
+    async def checked(request: Any, settings: Any) -> bytes:
+        result = await inner(request, settings)
+        if not isinstance(result, expected):
+            message = f"{where} returned {type(result).__name__}, expected {expected.__name__}"
+            raise integration._failure(ErrorCode.INVALID_RESPONSE, message, request=request)
+        if result.raw_data is not None and not request.include_raw_data:
+            result = msgspec.structs.replace(result, raw_data=None)
+        try:
+            body: bytes = _encode(result)
+        except Exception as exc:  # a value msgspec cannot encode, in raw_data say
+            message = f"{where} returned a response that cannot be encoded: {_safe_str(exc)}"
+            raise integration._failure(
+                ErrorCode.INVALID_RESPONSE, message, request=request
+            ) from None
+        if validate is not None:
+            try:
+                validate(body)
+            except msgspec.ValidationError as exc:
+                message = f"{where} returned an invalid response: {_describe_decode_error(exc)}"
+                raise integration._failure(
+                    ErrorCode.INVALID_RESPONSE, message, request=request
+                ) from None
+        return body
+
+    return checked
+
+
+def _guard_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
+    """Turns any exception raised by the author's code into a finished envelope."""
+    if not integration.handle_errors:
         return inner
 
-    def with_auth(request: Any, settings: Any) -> Awaitable[Any]:
-        if getattr(request.auth, expected) is None:
-            given = [name for name in ("basic", "token", "oauth") if getattr(request.auth, name)]
-            message = f"Missing `auth.{expected}`: this connector takes {expected} credentials"
-            if given:
-                message += f", not {given[0]}"
-            raise integration._failure(ErrorCode.BAD_REQUEST, message, request=request)
-        return inner(request, settings)
+    async def guarded(request: Any, settings: Any) -> Any:
+        try:
+            return await inner(request, settings)
+        except _Failure:
+            raise
+        except Exception as exc:
+            raise integration._from_exception(exc, cap, request) from None
 
-    return with_auth
+    return guarded
+
+
+_LINKS: Final = (_auth_link, _settings_link, _response_link, _guard_link)
+_API_VERSIONS: Final = frozenset(("3.5", "4", "4.x"))
 
 
 class Integration:
@@ -1168,11 +1742,21 @@ class Integration:
         resource_types: Iterable[ResourceType] = (),
         entitlement_types: Iterable[EntitlementType] = (),
         oauth_settings: Any = None,
+        api_version: str = "4",
+        validate_responses: bool = True,
     ) -> None:
         if not isinstance(app_id, str) or not app_id:
             raise RegistrationError("Integration: app_id must be a non-empty string")
+        if api_version not in _API_VERSIONS:
+            raise RegistrationError(
+                f"Integration {app_id!r}: api_version must be one of {sorted(_API_VERSIONS)}, "
+                f"not {api_version!r}"
+            )
         self.app_id = app_id
         self.version = version
+        # "3.5" keeps every output valid under the 3.5 models; "4" is the current API.
+        self.api_version = "3.5" if api_version == "3.5" else "4"
+        self.validate_responses = validate_responses
         self.auth = auth
         self._auth_field: str | None = None
         if auth is not None:
@@ -1233,20 +1817,46 @@ class Integration:
     def capability(self, name_or_func: F) -> F: ...
 
     @overload
-    def capability(self, name_or_func: CapabilityName | str) -> Callable[[F], F]: ...
+    def capability(
+        self,
+        name_or_func: str | None = None,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+    ) -> Callable[[F], F]: ...
 
-    def capability(self, name_or_func: Any) -> Any:
+    def capability(
+        self,
+        name_or_func: Any = None,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+    ) -> Any:
         """Registers a capability; bare, the name comes from the request annotation.
 
         @integration.capability
         async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse: ...
+
+        `display_name` and `description` appear in `info` (defaults: from the
+        name, and the docstring's first paragraph).
         """
         if callable(name_or_func) and not isinstance(name_or_func, str):
             self._register(None, name_or_func)
             return name_or_func
-        return self.register_capability(name_or_func)
 
-    def register_capability(self, name: CapabilityName | str) -> Callable[[F], F]:
+        def decorator(func: F) -> F:
+            self._register(name_or_func, func, display_name=display_name, description=description)
+            return func
+
+        return decorator
+
+    def register_capability(
+        self,
+        name: CapabilityName | str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+    ) -> Callable[[F], F]:
         """Registers a capability under an explicit name (the seed's spelling).
 
         @integration.register_capability(CapabilityName.LIST_ACCOUNTS)
@@ -1255,15 +1865,16 @@ class Integration:
             raise RegistrationError(
                 f"register_capability: expected a capability name, got {name!r}"
             )
-
-        def decorator(func: F) -> F:
-            self._register(name, func)
-            return func
-
-        return decorator
+        return self.capability(name, display_name=display_name, description=description)
 
     def _register(
-        self, name: CapabilityName | str | None, func: Callable[..., Any], default: bool = False
+        self,
+        name: str | None,
+        func: Callable[..., Any],
+        *,
+        default: bool = False,
+        display_name: str | None = None,
+        description: str | None = None,
     ) -> None:
         where = getattr(func, "__qualname__", repr(func))
         code = getattr(func, "__code__", None)
@@ -1299,14 +1910,18 @@ class Integration:
                     f"{where}: cannot tell the capability from request type {request_type!r}; "
                     "annotate it with a capability request such as ListAccountsRequest"
                 )
-        try:
-            cap_name = CapabilityName(name)
-        except ValueError:
-            raise RegistrationError(f"{where}: unknown capability {name!r}") from None
-        expected_request, expected_response = _CAPABILITY_TYPES[cap_name]
+        spec = CAPABILITIES.get(str(name))
+        if spec is None:
+            raise RegistrationError(f"{where}: unknown capability {name!r}")
+        if self.api_version == "3.5" and spec.since != "3.5":
+            raise RegistrationError(
+                f"{where}: {spec.name} is not part of API 3.5 (this integration has "
+                'api_version="3.5"); it needs API 4'
+            )
+        expected_request, expected_response = spec.request_type, spec.response_type
         if not (isinstance(request_type, type) and issubclass(request_type, expected_request)):
             raise RegistrationError(
-                f"{where}: {cap_name} takes {expected_request.__name__}, "
+                f"{where}: {spec.name} takes {expected_request.__name__}, "
                 f"but parameter {params[0]!r} is annotated {request_type!r}"
             )
         response_type = hints.get("return")
@@ -1316,7 +1931,7 @@ class Integration:
             )
         if not (isinstance(response_type, type) and issubclass(response_type, expected_response)):
             raise RegistrationError(
-                f"{where}: {cap_name} returns {expected_response.__name__}, "
+                f"{where}: {spec.name} returns {expected_response.__name__}, "
                 f"but the return annotation is {response_type!r}"
             )
         wants_settings = len(params) == 2
@@ -1333,33 +1948,40 @@ class Integration:
                     f"{where}: parameter {params[1]!r} must be annotated "
                     f"{self.settings_model.__name__} (the integration's settings_model)"
                 )
-        existing = self.capabilities.get(cap_name)
+        existing = self.capabilities.get(spec.name)
         if existing is not None:
             if default and not existing.default:
                 return  # an author's function is never replaced by a default
             if not (existing.default and not default):
                 raise RegistrationError(
-                    f"{where}: {cap_name} is already registered by {_where(existing.func)}"
+                    f"{where}: {spec.name} is already registered by {_where(existing.func)}"
                 )
         try:
-            cap = Capability(cap_name, func, request_type, response_type, default)
+            cap = Capability(
+                spec.name,
+                func,
+                request_type,
+                response_type,
+                default=default,
+                wants_settings=wants_settings,
+                display_name=display_name,
+                description=description,
+            )
         except (NameError, TypeError) as exc:
             raise RegistrationError(
                 f"{where}: msgspec cannot use {request_type.__qualname__} ({exc}); "
                 "define request, response and settings types at module level"
             ) from None
-        cap.chain = self._compose(cap, func, wants_settings)
-        self.capabilities[cap_name.value] = cap
+        cap.chain = self._compose(cap)
+        self.capabilities[spec.name] = cap
         self._info = None
 
-    def _compose(self, cap: Capability, func: Callable[..., Any], wants_settings: bool) -> Link:
-        """The error-wrapping chain, outermost first: auth, settings, guard, response, call."""
-        chain = _call_link(func, wants_settings)
-        chain = _response_link(chain, self, cap)
-        if self.handle_errors:
-            chain = _guard_link(chain, self, cap)
-        chain = _settings_link(chain, self)
-        return _auth_link(chain, self, cap)
+    def _compose(self, cap: Capability) -> Link:
+        """The chain of `cap`: `_LINKS` wrapped around the call, outermost first."""
+        chain = _call_author(cap)
+        for link in reversed(_LINKS):
+            chain = link(chain, cap, self)
+        return chain
 
     # -- dispatch --
 
@@ -1371,25 +1993,36 @@ class Integration:
         return (await self.dispatch_result(name, body))[0]
 
     async def dispatch_result(self, name: str, body: bytes | str) -> tuple[bytes, ErrorCode | None]:
-        """Like `dispatch`, also returning the envelope's ErrorCode (None on success)."""
-        cap = self.capabilities.get(name)
+        """Like `dispatch`, also returning the envelope's wire ErrorCode (None on success)."""
         try:
+            cap = self.capabilities.get(name) if isinstance(name, str) else None
             if cap is None:
+                shown = name if isinstance(name, str) else type(name).__name__
                 raise self._failure(
                     ErrorCode.NOT_IMPLEMENTED,
-                    f"Capability {name!r} is not implemented by {self.app_id}",
+                    f"Capability {shown!r} is not implemented by {self.app_id}",
                 )
             try:
                 request = cap.decoder.decode(body)
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, RecursionError, TypeError, ValueError) as exc:
+                detail = (
+                    _describe_decode_error(exc)
+                    if isinstance(exc, msgspec.DecodeError)
+                    else "the body is not a JSON document of a supported kind"
+                )
                 raise self._failure(
-                    ErrorCode.BAD_REQUEST,
-                    f"Invalid request: {_describe_decode_error(exc)}",
-                    raw_body=body,
+                    ErrorCode.BAD_REQUEST, f"Invalid request: {detail}", raw_body=body
                 ) from None
-            return _encode(await cap.chain(request, None)), None
+            return await cap.chain(request, None), None
         except _Failure as failure:
-            return _encode(failure.envelope), failure.code
+            return failure.body, failure.code
+        except Exception as exc:
+            if not self.handle_errors:
+                raise
+            # Only a bug of ours gets here; still an envelope, never a raise.
+            _logger().error("%s", f"{self.app_id}: dispatch failed: {type(exc).__name__}")
+            body = error_envelope(self.app_id, ErrorCode.INTERNAL_ERROR, "Internal error")
+            return body, wire_code(ErrorCode.INTERNAL_ERROR, self.api_version)
 
     def _failure(
         self,
@@ -1398,52 +2031,40 @@ class Integration:
         *,
         request: Any = None,
         raw_body: bytes | str | None = None,
-        cap: Capability | None = None,
     ) -> _Failure:
         """A wire-level failure (before or around the capability), logged as one line."""
         secrets: list[str] = []
         if request is not None:
-            secrets = _secrets_of(request)
+            secrets = _secrets_of(request, self.settings_model)
         elif raw_body is not None:
             try:
                 decoded = msgspec.json.decode(raw_body)
-            except msgspec.DecodeError:
+            except Exception:
                 decoded = None
             if isinstance(decoded, dict):
-                secrets = _secrets_of(decoded)
-        message = _scrub(message, secrets)
-        _logger().info("%s", f"{self.app_id}: {code}: {message}")
-        error = Error(message=message, error_code=f"{self.app_id}.{code}", app_id=self.app_id)
-        return _Failure(code, ErrorResponse(is_error=True, error=error))
+                secrets = _secrets_of(decoded, self.settings_model)
+        error = Error(message=message, error_code=code, app_id=self.app_id)
+        response = ErrorResponse(is_error=True, error=error)
+        on_wire = _finish_error(
+            response, app_id=self.app_id, api_version=self.api_version, secrets=secrets
+        )
+        _logger().info("%s", f"{self.app_id}: {on_wire}: {error.message}")
+        return _Failure(on_wire, _encode_error(response))
 
     def _from_exception(self, exc: Exception, cap: Capability, request: Any) -> _Failure:
-        """The envelope for an exception raised inside a capability."""
-        error = Error(
-            message=_safe_str(exc) or type(exc).__name__,
-            status_code=_status_of(exc),
-            error_code=ErrorCode.UNEXPECTED_ERROR,
+        """The finished envelope for an exception raised inside a capability."""
+        secrets = _secrets_of(request, self.settings_model)
+        prefilled = _prefill(exc, _where(cap.func))
+        response = self._handle(exc, cap, prefilled, secrets)
+        on_wire = _finish_error(
+            response,
             app_id=self.app_id,
-            raised_by=type(exc).__name__,
-            raised_in=_where(cap.func),
+            api_version=self.api_version,
+            secrets=secrets,
+            exc=exc,
         )
-        if isinstance(exc, ConnectorError):
-            error.error_code = exc.error_code
-            error.app_error_code = exc.app_error_code
-        elif (foreign := _classify_foreign(exc)) is not None:
-            error.error_code = foreign
-        secrets = _secrets_of(request)
-        response = self._handle(exc, cap, ErrorResponse(is_error=True, error=error), secrets)
         error = response.error
-        try:
-            code = ErrorCode(str(error.error_code).rpartition(".")[2])
-        except ValueError:
-            code = ErrorCode.UNEXPECTED_ERROR
-        error.message = _scrub(str(error.message), secrets)
-        if error.app_error_code is not None:
-            error.app_error_code = _scrub(str(error.app_error_code), secrets)
-        error.error_code = f"{self.app_id}.{code}"
-        error.app_id = self.app_id
-        if code is ErrorCode.UNEXPECTED_ERROR:
+        if classify(exc) is ErrorCode.INTERNAL_ERROR and not isinstance(exc, ConnectorError):
             # Formatted as text, not exc_info: a traceback repeats str(exc),
             # which may hold a secret that only our scrubbing can remove.
             import traceback
@@ -1451,26 +2072,35 @@ class Integration:
             text = "".join(traceback.format_exception(exc))
             _logger().error("%s", _scrub(f"{cap.name} failed unexpectedly:\n{text}", secrets))
         else:
-            _logger().warning("%s", f"{cap.name} failed: {error.error_code}: {error.message}")
-        return _Failure(code, response)
+            _logger().warning("%s", f"{cap.name} failed: {on_wire}: {error.message}")
+        return _Failure(on_wire, _encode_error(response))
 
     def _handle(
         self, exc: Exception, cap: Capability, response: ErrorResponse, secrets: list[str]
     ) -> ErrorResponse:
-        """Applies the first matching exception_handlers entry (or HTTPHandler for
-        upstream errors); a handler that fails leaves the pre-filled response."""
+        """Applies the first matching exception_handlers entry to the classified
+        envelope; a handler that fails, or returns something else than a
+        well-formed ErrorResponse, leaves the pre-filled one."""
         entry = next((e for e in self.exception_handlers if isinstance(exc, e[0])), None)
         if entry is None:
-            if response.error.status_code is None or isinstance(exc, ConnectorError):
-                return response
-            entry = (Exception, HTTPHandler, None)
+            return response
+        backup = msgspec.structs.replace(response, error=msgspec.structs.replace(response.error))
         try:
             handled = entry[1].handle(exc, cap.func, response, entry[2])
         except Exception as failure:
             text = f"{entry[1].__name__} failed on {type(exc).__name__}: {_safe_str(failure)}"
             _logger().error("%s", _scrub(text, secrets))
-            return response
-        return handled if isinstance(handled, ErrorResponse) else response
+            return backup
+        if not (
+            isinstance(handled, ErrorResponse)
+            and isinstance(handled.error, Error)
+            and isinstance(handled.error.message, str)
+            and (handled.error.status_code is None or type(handled.error.status_code) is int)
+            and (handled.raw_data is None or isinstance(handled.raw_data, dict))
+        ):
+            _logger().error("%s", f"{entry[1].__name__} returned a malformed ErrorResponse")
+            return backup
+        return handled
 
     # -- info --
 
@@ -1492,15 +2122,18 @@ class Integration:
             schemas[name] = CapabilitySchema(
                 argument=msgspec.json.schema(_payload_type(cap.request_type, "request")),
                 output=msgspec.json.schema(_payload_type(cap.response_type, "response")),
+                display_name=cap.display_name,
+                description=cap.description,
             )
         described = self.description_data
         scopes = getattr(self.oauth_settings, "scopes", None)
         info = Info(
             app_id=self.app_id,
             version=self.version,
-            capabilities=[CapabilityName(name) for name in names],
+            capabilities=names,
             capability_schema=schemas,
             authentication_schema=msgspec.json.schema(self.auth) if self.auth else {},
+            credentials_schema=[],
             entitlement_types=self.entitlement_types,
             resource_types=self.resource_types,
             request_settings_schema=(
@@ -1512,6 +2145,7 @@ class Integration:
             description=described.description,
             categories=described.categories,
             logo_url=described.logo_url,
+            app_vendor_domain=described.app_vendor_domain,
             oauth_scopes={str(k): v for k, v in scopes.items()} if scopes else None,
         )
         return InfoResponse(response=info)
@@ -2327,7 +2961,8 @@ class OAuthError(ConnectorError):
     def __init__(
         self, message: str, error_code: ErrorCode, *, response: Response, oauth_error: str | None
     ) -> None:
-        super().__init__(message, error_code)
+        # Never retryable: an authorization code or refresh token is single-use.
+        super().__init__(message, error_code, retryable=False)
         self.response = response
         self.oauth_error = oauth_error
 
@@ -2723,12 +3358,34 @@ def _print_json(data: bytes, pretty: bool) -> None:
     sys.stdout.flush()
 
 
-def _call(integration: "Integration", name: str, body: bytes, pretty: bool) -> int:
+def _call(
+    parser: "argparse.ArgumentParser",
+    integration: "Integration",
+    name: str,
+    args: "argparse.Namespace",
+) -> int:
+    """Runs one capability; prints the result, or writes it to --result-file-path."""
     import asyncio
 
-    out, code = asyncio.run(integration.dispatch_result(name.replace("-", "_"), body))
-    _print_json(out, pretty)
-    return 0 if code is None else 1
+    body = _read_body(parser, args)
+    path: str | None = args.result_file_path
+    if path is None:
+        out, code = asyncio.run(integration.dispatch_result(name.replace("-", "_"), body))
+        _print_json(out, args.pretty)
+        return 0 if code is None else 1
+    # Opened before the capability runs, so an unwritable path changes nothing.
+    try:
+        file = open(path, "wb")  # noqa: SIM115 - closed below, after the call
+    except OSError as exc:
+        parser.error(f"cannot write {path}: {exc.strerror}")
+    with file:
+        out, _ = asyncio.run(integration.dispatch_result(name.replace("-", "_"), body))
+        if path.endswith(".gz"):
+            import gzip
+
+            out = gzip.compress(out)
+        file.write(out)
+    return 0  # a result was written: the reader looks at it for errors
 
 
 def _serve(
@@ -2738,13 +3395,10 @@ def _serve(
         import server
     except ImportError as exc:
         parser.error(f"serve needs server.py beside connector.py ({exc})")
-    token = args.token
-    if args.token_file is not None:
-        try:
-            with open(args.token_file, encoding="utf-8") as file:
-                token = file.read().strip()
-        except OSError as exc:
-            parser.error(f"cannot read {args.token_file}: {exc.strerror}")
+    try:
+        token = server.read_token(args.token, args.token_file)
+    except ValueError as exc:
+        parser.error(str(exc))
     return int(
         server.run(
             integration,
@@ -2752,6 +3406,7 @@ def _serve(
             port=args.port,
             token=token,
             max_body_size=args.max_body_size,
+            http_status=args.http_status,
         )
     )
 
@@ -2763,6 +3418,11 @@ def _add_body_options(sub: "argparse.ArgumentParser") -> None:
         "--json-file", metavar="PATH", help="read the request from a file ('-' for stdin)"
     )
     sub.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    sub.add_argument(
+        "--result-file-path",
+        metavar="PATH",
+        help="write the result to PATH instead of stdout (gzip when PATH ends in .gz); exit 0",
+    )
 
 
 def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
@@ -2776,6 +3436,11 @@ def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
     sub.add_argument("--token-file", metavar="PATH", help="read the bearer token from a file")
     sub.add_argument(
         "--max-body-size", type=int, default=None, metavar="BYTES", help="largest request body"
+    )
+    sub.add_argument(
+        "--http-status",
+        action="store_true",
+        help="answer error envelopes with the HTTP status of their code (default: 200)",
     )
 
 
@@ -2855,7 +3520,7 @@ def main(argv: list[str] | None = None) -> int:
             _print_json(integration.info_json(), args.pretty)
             return 0
         if args.command == "call":
-            return _call(integration, args.capability, _read_body(parser, args), args.pretty)
+            return _call(parser, integration, args.capability, args)
         return _serve(parser, integration, args)
     except BrokenPipeError:
         _silence_stdout()
@@ -2900,7 +3565,7 @@ def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoR
         elif args.command == "serve":
             code = _serve(parser, integration, args)
         else:
-            code = _call(integration, args.capability, _read_body(parser, args), args.pretty)
+            code = _call(parser, integration, args.capability, args)
     except BrokenPipeError:
         _silence_stdout()
         code = 1

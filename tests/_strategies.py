@@ -29,6 +29,10 @@ def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
     """A strategy producing valid values of a msgspec-supported type."""
     if tp is Any:
         return json_values
+    if typing.get_origin(tp) is typing.Literal:
+        return st.sampled_from(typing.get_args(tp))
+    if typing.get_origin(tp) is typing.Annotated:  # Annotated[str, Secret] and the like
+        return strategy_for(typing.get_args(tp)[0])
     if tp is type(None) or tp is None:
         return st.none()
     origin = typing.get_origin(tp)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import pytest
@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import connector
+from _schemas import errors4
 from connector import (
     BasicCredential,
     ConnectorError,
@@ -41,6 +42,8 @@ def run(coro: Any) -> Any:
 class Settings(msgspec.Struct, kw_only=True):
     region: str = "eu"
     retries: int = 3
+    api_key: str = ""  # secret by its name
+    signing: Annotated[str, connector.Secret] = ""  # secret by its mark
 
 
 class RequiredSettings(msgspec.Struct, kw_only=True):
@@ -125,9 +128,11 @@ def accounts() -> Integration:
         (b"not json", "JSON is malformed"),
         (b"[1, 2]", "Expected `object`, got `array`"),
         (b'"text"', "Expected `object`, got `str`"),
-        (b"{}", "missing required field `auth`"),
+        (b"{}", "missing required field `request`"),
         (b'{"auth": {}}', "missing required field `request`"),
-        (b'{"auth": null, "request": {}}', "at `$.auth`"),
+        (b'{"auth": null, "request": {}}', "Missing `auth.basic`"),
+        (b'{"request": {}}', "Missing `auth.basic`"),
+        (b'{"auth": 3, "request": {}}', "at `$.auth`"),
         (body(page={"size": "100"}), "Expected `int | null`, got `str` - at `$.page.size`"),
         (body(page={"size": 100.0}), "at `$.page.size`"),
         (body(request={"custom_attributes": [1]}), "at `$.request.custom_attributes[0]`"),
@@ -147,7 +152,7 @@ def test_wire_failures_are_bad_request_envelopes(
     assert code is ErrorCode.BAD_REQUEST
     error = error_of(out)
     assert fragment in error.message
-    assert error.error_code == "acme.bad_request"
+    assert error.error_code == "bad_request"
     assert error.app_id == "acme"
     assert error.raised_by is None and error.raised_in is None
 
@@ -155,8 +160,8 @@ def test_wire_failures_are_bad_request_envelopes(
 def test_unregistered_names_are_not_implemented(accounts: Integration) -> None:
     for name in ("validate_credentials", "get_authorization_url", "no_such_thing", ""):
         out, code = run(accounts.dispatch_result(name, body()))
-        assert code is ErrorCode.NOT_IMPLEMENTED
-        assert error_of(out).error_code == "acme.not_implemented"
+        assert code is ErrorCode.UNSUPPORTED_OPERATION  # not_implemented, on the 4.x wire
+        assert error_of(out).error_code == "unsupported_operation"
 
 
 def test_success_drops_raw_data_unless_asked(accounts: Integration) -> None:
@@ -288,10 +293,12 @@ class UpstreamError(Exception):
 
 
 STATUS_TABLE = {
-    400: "bad_request", 409: "bad_request", 422: "bad_request", 401: "unauthorized",
-    403: "permission_denied", 404: "not_found", 408: "request_timeout", 504: "request_timeout",
-    429: "rate_limit", 500: "service_error", 502: "service_error", 503: "service_error",
-    405: "api_error", 418: "api_error", 501: "api_error", 599: "api_error",
+    400: "bad_request", 413: "bad_request", 415: "bad_request", 422: "bad_request",
+    401: "unauthorized", 403: "permission_denied", 404: "not_found",
+    405: "unsupported_operation", 406: "unsupported_operation", 501: "unsupported_operation",
+    408: "request_timeout", 409: "conflict", 429: "rate_limit",
+    500: "bad_gateway", 502: "bad_gateway", 504: "bad_gateway", 503: "service_error",
+    410: "invalid_response", 418: "invalid_response", 599: "invalid_response",
 }  # fmt: skip
 
 
@@ -300,7 +307,7 @@ def test_http_handler_follows_the_status_table(status: int, code: str) -> None:
     for handlers in ([(UpstreamError, HTTPHandler, None)], []):  # listed, and the built-in fallback
         integration = raising(UpstreamError(status), exception_handlers=handlers)
         error = error_of(run(integration.dispatch("list_accounts", body())))
-        assert error.error_code == f"acme.{code}"
+        assert error.error_code == code
         assert error.status_code == status
         assert error.raised_by == "UpstreamError"
         assert error.raised_in == f"{__name__}:list_accounts"
@@ -311,7 +318,7 @@ def test_connector_error_keeps_its_code_and_app_error_code() -> None:
         "Seat limit reached", ErrorCode.PERMISSION_DENIED, app_error_code="acme.seats"
     )
     error = error_of(run(raising(exc).dispatch("list_accounts", body())))
-    assert error.error_code == "acme.permission_denied"
+    assert error.error_code == "permission_denied"
     assert error.app_error_code == "acme.seats"
     assert error.message == "Seat limit reached"
     assert str(exc) == "Seat limit reached"
@@ -337,13 +344,13 @@ def test_first_matching_handler_wins_and_third_element_sets_the_code() -> None:
     error = error_of(
         run(raising(KeyError("k"), exception_handlers=handlers).dispatch("list_accounts", body()))
     )
-    assert error.error_code == "acme.not_found"
+    assert error.error_code == "not_found"
     assert error.message == "handled in list_accounts: 'k'"
     assert error.app_error_code == "acme.shout"
     error = error_of(
         run(raising(IndexError("i"), exception_handlers=handlers).dispatch("list_accounts", body()))
     )
-    assert error.error_code == "acme.invalid_value"
+    assert error.error_code == "invalid_value"
 
 
 @pytest.mark.parametrize(
@@ -363,7 +370,7 @@ def test_httpcore_exceptions_are_classified(name: str, code: str) -> None:
 
     exc = getattr(httpcore, name)("boom")
     error = error_of(run(raising(exc).dispatch("list_accounts", body())))
-    assert error.error_code == f"acme.{code}"
+    assert error.error_code == code
     assert error.raised_by == name
 
 
@@ -419,9 +426,7 @@ def test_sync_capability_errors_are_envelopes_too() -> None:
     def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
         raise ConnectorError("nope", ErrorCode.RATE_LIMIT)
 
-    assert (
-        error_of(run(integration.dispatch("list_accounts", body()))).error_code == "acme.rate_limit"
-    )
+    assert error_of(run(integration.dispatch("list_accounts", body()))).error_code == "rate_limit"
 
 
 # ---- properties ---------------------------------------------------------------
@@ -469,11 +474,10 @@ def test_any_bytes_give_the_response_or_an_envelope(name: str, raw: bytes) -> No
     """For any body and any name, dispatch returns the capability's response or an error envelope."""
     out, code = run(mock_integration.dispatch_result(name, raw))
     if code is None:
-        _, response_type = connector._CAPABILITY_TYPES[connector.CapabilityName(name)]
-        msgspec.json.decode(out, type=response_type)
+        msgspec.json.decode(out, type=connector.CAPABILITIES[name].response_type)
     else:
         error = error_of(out)
-        assert error.error_code == f"mock.{code.value}"
+        assert error.error_code == code and code in connector.CANONICAL_CODES
         assert json.loads(out)["is_error"] is True
 
 
@@ -510,14 +514,28 @@ def test_any_exception_becomes_a_well_formed_envelope(exc: Exception, handle: bo
     assert set(data) == {"is_error", "error", "response", "raw_data", "page"}
     assert data["is_error"] is True and data["response"] is None
     assert set(data["error"]) == {
-        "message", "status_code", "error_code", "app_error_code", "app_id", "raised_by", "raised_in"
+        "message", "status_code", "error_code", "app_error_code", "app_id", "raised_by", "raised_in",
+        "error_metadata",
     }  # fmt: skip
-    prefix, _, bare = data["error"]["error_code"].partition(".")
-    assert prefix == "acme" and bare in ERROR_CODES and code == bare
+    bare = data["error"]["error_code"]
+    assert bare in connector.CANONICAL_CODES and code == bare
+    assert data["error"]["error_metadata"] == msgspec.to_builtins(
+        connector.error_metadata(ErrorCode(bare))
+    ) | _overrides(exc)
+    assert data["error"]["app_id"] == "acme"
     assert data["error"]["raised_by"] == type(exc).__name__
     assert data["error"]["raised_in"] == f"{__name__}:list_accounts"
     if isinstance(exc, ConnectorError):
-        assert bare == exc.error_code.value
+        assert bare == connector.canonical_code(exc.error_code)
+    assert errors4("ErrorResponse", out) == []
+
+
+def _overrides(exc: Exception) -> dict[str, Any]:
+    return {
+        name: getattr(exc, name)
+        for name in ("retryable", "throttled", "refreshable", "hint", "retry_after_seconds")
+        if getattr(exc, name, None) is not None
+    }
 
 
 secrets = st.text(min_size=8, max_size=30).filter(lambda s: s.strip() == s and len(set(s)) > 2)
@@ -566,7 +584,9 @@ def failing_call(
     async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
         raise exc_for([password, setting])
 
-    settings_value: Any = {"region": setting, "retries": "x" if wire_failure else 1}
+    # The setting's secret sits in a field secret by its name or by its mark.
+    field = "api_key" if len(setting) % 2 else "signing"
+    settings_value: Any = {field: setting, "retries": "x" if wire_failure else 1}
     raw = json.dumps(
         {
             "auth": {"basic": {"username": "someone", "password": password}},
@@ -610,7 +630,7 @@ def test_broken_exceptions_and_handlers_still_give_envelopes(logs: Collect) -> N
             raise RuntimeError("no str for you")
 
     error = error_of(run(raising(Unprintable()).dispatch("list_accounts", body())))
-    assert error.error_code == "acme.unexpected_error" and error.raised_by == "Unprintable"
+    assert error.error_code == "internal_error" and error.raised_by == "Unprintable"
 
     class Broken(ExceptionHandler):
         @staticmethod
@@ -626,14 +646,13 @@ def test_broken_exceptions_and_handlers_still_give_envelopes(logs: Collect) -> N
         ConnectorError("gone", ErrorCode.NOT_FOUND), exception_handlers=[(Exception, Broken, None)]
     )
     error = error_of(run(integration.dispatch("list_accounts", body())))
-    assert error.error_code == "acme.not_found" and error.message == "gone"
+    assert error.error_code == "not_found" and error.message == "gone"
     assert any("Broken failed on ConnectorError" in r.getMessage() for r in logs.records)
 
 
 def test_a_handler_catching_everything_still_logs_unexpected_errors_in_full(logs: Collect) -> None:
     integration = raising(KeyError("k"), exception_handlers=[(Exception, ExceptionHandler, None)])
     assert (
-        error_of(run(integration.dispatch("list_accounts", body()))).error_code
-        == "acme.unexpected_error"
+        error_of(run(integration.dispatch("list_accounts", body()))).error_code == "internal_error"
     )
     assert any("Traceback" in r.getMessage() for r in logs.records)

@@ -16,19 +16,29 @@ from hypothesis import strategies as st
 
 import connector
 
-SCHEMA = json.loads(
-    (Path(__file__).parent / "wire" / "lumos-connector-api-3.5.schema.json").read_text()
-)
+from _schemas import SPEC35 as SCHEMA
+from _schemas import errors4, errors35
+
 CAPABILITIES = SCHEMA["capabilities"]
 
-# Our documented additions to the 3.5 structure (DESIGN.md): PKCE verifier
-# fields, the app description in info, and `"response": null` in error envelopes.
+# Our documented additions to the 3.5 structure: PKCE verifier fields, the app
+# description in info, `"response": null` in error envelopes (DESIGN.md), and
+# every member API 4.x added to these shapes.
+_REQUEST_4X = {"rate_limit", "credentials"}
+_RESPONSE_4X = {"rate_limit", "execution_summary"}
 ADDITIONS = {
     "AuthorizationUrl": {"code_verifier"},
     "HandleAuthorizationCallback": {"code_verifier"},
-    "Info": {"description"},
+    "Info": {"description", "credentials_schema", "app_vendor_domain"},
     "ErrorResponse": {"response"},
+    "Error": {"error_metadata"},
+    "CapabilitySchema": {"display_name", "description"},
+    "EntitlementType": {"requirements"},
+    "InfoResponse": _RESPONSE_4X,
 }
+# 3.5 required `auth`; 4.x takes `auth` or `credentials`.
+NO_LONGER_REQUIRED = {"auth"}
+ErrorCodes4 = {"conflict", "bad_gateway", "budget_exhausted"}
 
 
 def _all_defs() -> dict[str, dict[str, Any]]:
@@ -53,27 +63,37 @@ def _payload_class(envelope: type[Any], field: str) -> Any:
 
 
 def test_all_seventeen_capabilities_have_request_and_response_structs() -> None:
-    assert sorted(CAPABILITIES) == sorted(c.value for c in connector.CapabilityName)
+    seed = {name for name, spec in connector.CAPABILITIES.items() if spec.since == "3.5"}
+    assert sorted(CAPABILITIES) == sorted(seed)
     for name, documents in CAPABILITIES.items():
-        request_type, response_type = connector._CAPABILITY_TYPES[connector.CapabilityName(name)]
-        assert request_type.__name__ == documents["request"]["title"]
-        assert response_type.__name__ == documents["response"]["title"]
+        spec = connector.CAPABILITIES[name]
+        assert spec.request_type.__name__ == documents["request"]["title"]
+        assert spec.response_type.__name__ == documents["response"]["title"]
+
+
+def _additions(name: str) -> set[str]:
+    if name.endswith("Request") and name != "InfoRequest":
+        return _REQUEST_4X
+    if name.endswith("Response") and name != "ErrorResponse":
+        return _RESPONSE_4X
+    return ADDITIONS.get(name, set())
 
 
 @pytest.mark.parametrize("name", sorted(DEFS))
 def test_struct_or_enum_matches_schema_definition(name: str) -> None:
-    """Same field names, same required fields, same enum values as the schema."""
+    """Same field names and enum values as the 3.5 schema, plus the 4.x additions;
+    every field required there is required here, except `auth`."""
     definition = DEFS[name]
     ours = getattr(connector, name)
     if "enum" in definition:
         assert issubclass(ours, enum.Enum)
-        assert sorted(m.value for m in ours) == sorted(definition["enum"])
+        extra = ErrorCodes4 if name == "ErrorCode" else set()
+        assert sorted(m.value for m in ours) == sorted({*definition["enum"], *extra})
         return
     fields = {f.name: f for f in msgspec.structs.fields(ours)}
-    extra = ADDITIONS.get(name, set())
-    assert set(fields) - extra == set(definition.get("properties", {}))
-    required = {f.name for f in fields.values() if f.required}
-    assert required == set(definition.get("required", []))
+    assert set(fields) - _additions(name) == set(definition.get("properties", {}))
+    required = {f.name for f in fields.values() if f.required} - _additions(name)
+    assert required == set(definition.get("required", [])) - NO_LONGER_REQUIRED
 
 
 def _validate(document: dict[str, Any], data: bytes) -> None:
@@ -87,10 +107,12 @@ def _validate(document: dict[str, Any], data: bytes) -> None:
 def test_any_response_we_can_build_validates_against_the_schema(
     name: str, data: st.DataObject
 ) -> None:
-    _, response_type = connector._CAPABILITY_TYPES[connector.CapabilityName(name)]
+    """Valid under both API files."""
+    response_type = connector.CAPABILITIES[name].response_type
     response = data.draw(strategy_for(response_type))
     encoded = msgspec.json.encode(response)
     _validate(CAPABILITIES[name]["response"], encoded)
+    assert errors4(f"response:{name}", encoded) == []
     assert msgspec.json.decode(encoded, type=response_type) == response
 
 
@@ -98,11 +120,22 @@ def test_any_response_we_can_build_validates_against_the_schema(
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_schema_shaped_requests_decode(name: str, data: st.DataObject) -> None:
-    """A request we can build is valid for the schema, and decodes back to itself."""
-    request_type, _ = connector._CAPABILITY_TYPES[connector.CapabilityName(name)]
+    """A request we can build is valid for the 4.x file (and for 3.5's when it has
+    `auth`, which 3.5 required), and decodes back to itself."""
+    request_type = connector.CAPABILITIES[name].request_type
     request = data.draw(strategy_for(request_type))
     encoded = msgspec.json.encode(request)
-    _validate(CAPABILITIES[name]["request"], encoded)
+    # form_data has a shape per version ({name: value} in 4.x); we accept both.
+    form = (getattr(request.request, "form_data", None) or {}).values()
+    if all(isinstance(v, str) for v in form):
+        assert errors4(f"request:{name}", encoded) == []
+    old_shape = all(isinstance(v, connector.FormData) for v in form)
+    if (
+        old_shape
+        and getattr(request, "auth", 1) is not None
+        and not getattr(request, "credentials", 0)
+    ):
+        assert errors35(f"request:{name}", _without(encoded, "rate_limit", "credentials")) == []
     assert msgspec.json.decode(encoded, type=request_type) == request
 
 
@@ -138,19 +171,42 @@ def test_requests_with_explicit_nulls_decode() -> None:
     assert decoded.request.state is None and decoded.request.code_verifier is None
 
 
+def _without(data: bytes, *names: str) -> bytes:
+    value = json.loads(data)
+    return json.dumps({k: v for k, v in value.items() if k not in names}).encode()
+
+
 def test_info_of_the_example_validates() -> None:
     from mock_connector import integration
 
     _validate(SCHEMA["envelopes"]["InfoResponse"], integration.info_json())
+    assert errors4("InfoResponse", integration.info_json()) == []
 
 
-def test_error_envelope_validates_but_for_the_prefixed_code() -> None:
-    envelope = connector.error_envelope("acme", connector.ErrorCode.NOT_FOUND, "No route")
-    data = json.loads(envelope)
-    assert data["error"]["error_code"] == "acme.not_found"
-    assert data["response"] is None and data["is_error"] is True
-    data["error"]["error_code"] = "not_found"
-    _validate(SCHEMA["envelopes"]["ErrorResponse"], json.dumps(data).encode())
+@pytest.mark.parametrize("code", sorted(connector.ErrorCode))
+def test_error_envelopes_validate_under_both_files(code: connector.ErrorCode) -> None:
+    data = connector.error_envelope("acme", code, "No route")
+    assert errors4("ErrorResponse", data) == []
+    assert json.loads(data)["error"]["error_code"] == connector.wire_code(code)
+    old = connector.error_envelope("acme", code, "No route", api_version="3.5")
+    assert errors35("ErrorResponse", old) == []
+
+
+def test_generic_envelopes_keep_field_order_titles_and_error_paths() -> None:
+    """`ResponseEnvelope[list[FoundAccountData]]` specialised: the fields in the
+    seed's order, the schema titled by the subclass, and msgspec's located errors."""
+    fields = [f.name for f in msgspec.structs.fields(connector.ListAccountsResponse)]
+    assert fields[:3] == ["response", "raw_data", "page"]
+    schema = msgspec.json.schema(connector.ListAccountsResponse)
+    assert "ListAccountsResponse" in schema["$defs"]
+    assert schema["$defs"]["ListAccountsResponse"]["title"] == "ListAccountsResponse"
+    with pytest.raises(msgspec.ValidationError, match=r"at `\$\.response\[0\]\.user_status`"):
+        msgspec.json.decode(
+            b'{"response": [{"integration_specific_id": "1", "user_status": 3}]}',
+            type=connector.ListAccountsResponse,
+        )
+    request = msgspec.json.decode(b'{"request": {}}', type=connector.ListAccountsRequest)
+    assert request.request == connector.ListAccounts() and request.auth is None
 
 
 WIRE_TYPES = sorted(
