@@ -9,6 +9,10 @@ Two independent halves in one vendorable file:
 * ``serve(app)`` / ``Server`` is a built-in HTTP/1.1 server on anyio + h11 for
   *any* ASGI app: keep-alive, pipelining, limits, graceful shutdown.
 
+Neither half lets an exception out, of any kind: what user code raises (even
+SystemExit, KeyboardInterrupt or CancelledError) is answered with a 500 and
+logged by its class alone, and the server keeps serving.
+
     import connector, server
     server.serve(server.asgi(integration), port=8000)   # blocks until SIGINT/SIGTERM
 
@@ -31,11 +35,12 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from email.utils import formatdate
 from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import unquote
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import h11
 import msgspec
 
@@ -55,6 +60,7 @@ __all__ = (
     "Send",
     "Server",
     "asgi",
+    "read_token",
     "run",
     "serve",
     "status_for",
@@ -74,10 +80,102 @@ TOKEN_ENV: Final = "CONNECTOR_TOKEN"
 logger: Final = logging.getLogger("server")
 access_logger: Final = logging.getLogger("server.access")
 
+_T = TypeVar("_T")
+
+# ---- Containing failures -----------------------------------------------------------
+#
+# User code - a capability, or any ASGI app the server runs - may raise anything.
+# SystemExit, KeyboardInterrupt, a bare BaseException, a CancelledError it raised or
+# got by cancelling its own task: all are bugs to answer with a 500, not reasons to
+# stop serving (uvicorn answers them the same way). Only a real cancellation - a
+# cancel scope of ours cancelled by a timeout or shutdown - goes on up. And only an
+# exception's class and where it was raised are logged: its text can quote the
+# request (a password in a message), and so can a traceback, which repeats it.
+
+_ECHO_LIMIT: Final = 200
+_LOOP_MODULES: Final = ("asyncio.", "anyio.", "trio.", "sniffio.")
+
+
+def _clip(text: str) -> str:
+    """A request's method or path as messages and log lines echo it: bounded."""
+    return text if len(text) <= _ECHO_LIMIT else text[:_ECHO_LIMIT] + "..."
+
+
+def _describe(exc: BaseException) -> str:
+    """`ValueError (raised at module.py:12 in func)`: the class and place, no text."""
+    name = type(exc).__qualname__
+    # The innermost frame, unless it is the event loop's: a CancelledError is raised
+    # inside asyncio, and the place worth naming is the code that awaited.
+    place = None
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if place is None or not module.startswith(_LOOP_MODULES):
+            place = tb
+        tb = tb.tb_next
+    if place is None:
+        return name
+    code = place.tb_frame.f_code
+    where = f"{os.path.basename(code.co_filename)}:{place.tb_lineno} in {code.co_name}"
+    return f"{name} (raised at {where})"
+
+
+def _asyncio_task() -> Any:
+    # Under asyncio a coroutine can cancel its own task outside any cancel scope.
+    # asyncio is looked up, not imported: on trio it need not be loaded at all.
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no asyncio loop running in this thread
+        return None
+
+
+def _really_cancelled() -> bool:
+    """Whether a cancel scope around the current task is cancelled (or past its deadline)."""
+    return anyio.current_effective_deadline() <= anyio.current_time()
+
+
+async def _contain(call: Callable[[], Awaitable[_T]]) -> _T | BaseException:
+    """Run user code: its result, or whatever it raised; a real cancellation propagates.
+
+    outcome = await _contain(partial(app, scope, receive, send))
+    """
+    task = _asyncio_task()
+    requested = task.cancelling() if task is not None else 0
+    try:
+        outcome: _T | BaseException = await call()
+    except GeneratorExit:
+        raise  # the coroutine is being closed (a loop torn down): nothing to answer
+    except BaseException as exc:  # everything: the point of this function
+        outcome = exc
+    if task is not None and task.cancelling() > requested and not _really_cancelled():
+        # The code cancelled its own task: no scope around us is cancelled, and the
+        # built-in server cancels its tasks only through scopes. (Another server may
+        # cancel a request's task itself, as uvicorn does past its shutdown grace:
+        # then the task ends as soon as this answer is sent.) Take the requests back,
+        # and swallow one not yet delivered, so it does not land on our next await.
+        while task.cancelling() > requested:
+            task.uncancel()
+        with contextlib.suppress(anyio.get_cancelled_exc_class()):
+            await anyio.lowlevel.checkpoint()
+    if (
+        isinstance(outcome, BaseException)  # first: the rest costs a backend lookup
+        and isinstance(outcome, anyio.get_cancelled_exc_class())
+        and _really_cancelled()
+    ):
+        raise outcome
+    return outcome
+
+
 # ---- The connector as an ASGI app --------------------------------------------------
 
-# DESIGN.md's table: the HTTP status of a dispatch envelope, by its ErrorCode.
-# Keyed by value, so an ErrorCode this module does not know answers 500.
+# DESIGN.md's table: the HTTP status of a dispatch envelope by its code, which the
+# app answers with under `http_status=True`. By default every dispatch envelope is a
+# 200, as the Lumos spec and its reference servers answer: a platform client reads
+# other statuses as transport failures. Keyed by value (the 4.x codes included, and
+# 3.5's deprecated ones), so a code this module does not know answers 500.
 _STATUS_BY_CODE: Final[dict[str, int]] = {
     code: status
     for status, codes in (
@@ -86,9 +184,10 @@ _STATUS_BY_CODE: Final[dict[str, int]] = {
         (401, "unauthorized unauthenticated authentication_expired creds_revoked"),
         (403, "permission_denied"),
         (404, "not_found"),
-        (429, "rate_limit"),
+        (409, "conflict"),
+        (429, "rate_limit budget_exhausted"),
         (501, "not_implemented unsupported_operation"),
-        (502, "api_error service_error invalid_response client_call_error"),
+        (502, "api_error service_error invalid_response client_call_error bad_gateway"),
         (502, "connection_rejected connection_closed"),
         (504, "request_timeout connection_timeout"),
         (500, "internal_error unexpected_error"),
@@ -96,13 +195,16 @@ _STATUS_BY_CODE: Final[dict[str, int]] = {
     for code in codes.split()
 }
 
-# The reverse, for errors the server finds itself (routing, limits, bad HTTP).
+# The reverse, for errors the app or server finds itself (routing, limits, bad HTTP);
+# any other status is bad_request below 500 and internal_error from 500.
 _CODE_BY_STATUS: Final[dict[int, str]] = {
     401: "unauthorized",
     404: "not_found",
     408: "request_timeout",
     500: "internal_error",
+    501: "unsupported_operation",
     503: "service_error",
+    505: "bad_request",  # an HTTP version we do not speak is the client's to change
 }
 
 _JSON: Final = (b"content-type", b"application/json")
@@ -110,12 +212,17 @@ _NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
 _HEALTHZ: Final = b'{"status":"ok"}'
 _GET: Final = frozenset(("GET", "HEAD"))
 _GET_POST: Final = frozenset(("GET", "HEAD", "POST"))
+# A fixed message: whatever failed, its text may quote the request.
+_INTERNAL_MESSAGE: Final = "Internal error"
+
+_Headers = tuple[tuple[bytes, bytes], ...]
+_Answer = tuple[int, bytes, _Headers]  # status, body, extra headers
 
 
 def status_for(code: connector.ErrorCode | str | None) -> int:
-    """The HTTP status of a dispatch envelope with this ErrorCode (200 for None).
+    """The HTTP status of a dispatch envelope with this code under `http_status=True`.
 
-    status_for(ErrorCode.RATE_LIMIT) == 429
+    status_for(ErrorCode.RATE_LIMIT) == 429; status_for(None) == 200
     """
     return 200 if code is None else _STATUS_BY_CODE.get(str(code), 500)
 
@@ -133,16 +240,17 @@ class ConnectorApp:
         *,
         token: str | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        always_200: bool = False,
+        http_status: bool = False,
     ) -> None:
         self.integration = integration
         self.max_body_size = max_body_size
-        self.always_200 = always_200
+        self.http_status = http_status
         self._app_id = integration.app_id
         # The whole expected header value, compared in constant time; never logged.
         self._expected: bytes | None = b"Bearer " + token.encode() if token else None
         self._openapi: bytes | None = None
         self._unauthorized = self.error_body(401, "Missing or invalid bearer token")
+        self._internal = self.error_body(500, _INTERNAL_MESSAGE)
 
     def error_body(self, status: int, message: str) -> bytes:
         """An error envelope for a failure found by the app or the server, by HTTP status."""
@@ -157,47 +265,51 @@ class ConnectorApp:
                 return
             # The ASGI spec: reject an unsupported protocol by raising.
             raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
+        # Everything a request runs - the capability above all - is contained: no
+        # exception leaves the app, and none is logged but by its class.
+        outcome = await _contain(partial(self._respond, scope, receive))
+        if isinstance(outcome, BaseException):
+            logger.error(
+                "%s %s failed: %s; answered 500 internal_error",
+                _clip(scope["method"]),
+                _clip(scope["path"]),
+                _describe(outcome),
+            )
+            outcome = (500, self._internal, ())
+        if outcome is not None:
+            await _send_json(send, *outcome)
 
+    async def _respond(self, scope: Scope, receive: Receive) -> _Answer | None:
+        """Route one request: its answer, or None when the client has gone."""
         path: str = scope["path"]
         method: str = scope["method"]
         if path == "/healthz":
             if method in _GET:
-                await _send_json(send, 200, _HEALTHZ)
-            else:
-                await self._not_allowed(send, method, path, b"GET, HEAD")
-            return
+                return 200, _HEALTHZ, ()
+            return self._not_allowed(method, path, b"GET, HEAD")
         if self._expected is not None and not self._authorized(scope["headers"]):
             # RFC 6750 section 3: a 401 names the scheme the client should use.
-            extra = ((b"www-authenticate", b"Bearer"),)
-            await _send_json(send, 401, self._unauthorized, extra)
-            return
+            return 401, self._unauthorized, ((b"www-authenticate", b"Bearer"),)
         if path == "/info":
             if method in _GET_POST:
-                await _send_json(send, 200, self.integration.info_json())
-            else:
-                await self._not_allowed(send, method, path, b"GET, HEAD, POST")
-            return
+                return 200, self.integration.info_json(), ()
+            return self._not_allowed(method, path, b"GET, HEAD, POST")
         if path == "/openapi.json":
             if method in _GET:
-                await _send_json(send, 200, self.openapi_json())
-            else:
-                await self._not_allowed(send, method, path, b"GET, HEAD")
-            return
+                return 200, self.openapi_json(), ()
+            return self._not_allowed(method, path, b"GET, HEAD")
 
         name = path[1:].replace("-", "_")
         if not path.startswith("/") or name not in self.integration.capabilities:
-            body = self.error_body(404, f"No route for {method} {path}")
-            await _send_json(send, 404, body)
-            return
+            return 404, self.error_body(404, f"No route for {_clip(method)} {_clip(path)}"), ()
         if method != "POST":
-            await self._not_allowed(send, method, path, b"POST")
-            return
-        request = await self._read_body(scope, receive, send)
-        if request is None:
-            return
+            return self._not_allowed(method, path, b"POST")
+        request = await self._read_body(scope, receive)
+        if request is None or isinstance(request, tuple):  # gone, or a 413 to answer
+            return request
         response, code = await self.integration.dispatch_result(name, request)
-        status = 200 if code is None or self.always_200 else _STATUS_BY_CODE.get(code, 500)
-        await _send_json(send, status, response)
+        status = status_for(code) if self.http_status else 200
+        return status, response, ()
 
     def _authorized(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
         expected = self._expected
@@ -210,19 +322,18 @@ class ConnectorApp:
                 return scheme.lower() == b"bearer" and hmac.compare_digest(given, expected)
         return False
 
-    async def _not_allowed(self, send: Send, method: str, path: str, allow: bytes) -> None:
-        body = self.error_body(405, f"Method {method} is not allowed for {path}")
-        await _send_json(send, 405, body, ((b"allow", allow),))
+    def _not_allowed(self, method: str, path: str, allow: bytes) -> _Answer:
+        body = self.error_body(405, f"Method {_clip(method)} is not allowed for {path}")
+        return 405, body, ((b"allow", allow),)
 
-    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
-        """The whole request body, or None once a 413 is sent or the client left."""
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | _Answer | None:
+        """The whole request body; a 413 answer past the limit; None if the client left."""
         limit = self.max_body_size
         for name, value in scope["headers"]:
             if name == b"content-length":
                 # Refuse from the header, before reading a byte of the body.
                 if value.isdigit() and int(value) > limit:
-                    await self._too_large(send)
-                    return None
+                    return self._too_large()
                 break
         message = await receive()
         if message["type"] != "http.request":
@@ -240,17 +351,18 @@ class ConnectorApp:
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            await self._too_large(send)
-            return None
+            return self._too_large()
         return b"".join(chunks)
 
-    async def _too_large(self, send: Send) -> None:
-        await _send_json(send, 413, self.error_body(413, _too_large_message(self.max_body_size)))
+    def _too_large(self) -> _Answer:
+        return 413, self.error_body(413, _too_large_message(self.max_body_size)), ()
 
     def openapi_json(self) -> bytes:
         """The OpenAPI 3.1 document of every registered capability, built once."""
         if self._openapi is None:
-            self._openapi = _openapi_document(self.integration, self._expected is not None)
+            self._openapi = _openapi_document(
+                self.integration, self._expected is not None, self.http_status
+            )
         return self._openapi
 
 
@@ -259,7 +371,7 @@ def asgi(
     *,
     token: str | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-    always_200: bool = False,
+    http_status: bool = False,
 ) -> ConnectorApp:
     """A plain ASGI 3 app serving `integration` over HTTP.
 
@@ -267,10 +379,14 @@ def asgi(
     # uvicorn my_connector.app:app --workers 4
 
     With `token`, every route but /healthz needs `Authorization: Bearer <token>`.
-    `always_200` answers 200 for every dispatch envelope, as the reference SDK does.
+    Every dispatch envelope, error or not, is answered with 200, as the Lumos spec
+    and its reference servers do; `http_status=True` answers an error envelope with
+    the status of its code instead (see `status_for`). Routing errors keep their own
+    status either way (404 path, 405 method, 413 body, 401 token), and a failure the
+    connector did not turn into an envelope is a 500 `internal_error`.
     """
     return ConnectorApp(
-        integration, token=token, max_body_size=max_body_size, always_200=always_200
+        integration, token=token, max_body_size=max_body_size, http_status=http_status
     )
 
 
@@ -293,7 +409,9 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def _openapi_document(integration: connector.Integration, with_token: bool) -> bytes:
+def _openapi_document(
+    integration: connector.Integration, with_token: bool, http_status: bool
+) -> bytes:
     caps = sorted(integration.capabilities.values(), key=lambda cap: str(cap.name))
     types: list[Any] = []
     for cap in caps:
@@ -307,18 +425,30 @@ def _openapi_document(integration: connector.Integration, with_token: bool) -> b
     def body(schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": schema}}}
 
-    error = body(error_ref, "Error envelope (the status follows its error_code)")
+    # Errors found before dispatch (routing, limits, the token) keep their status.
+    routing = body(
+        error_ref, "Error envelope: refused before dispatch (404, 405, 413, 401) or a 500"
+    )
+    if http_status:
+        error = body(error_ref, "Error envelope (the status follows its error_code)")
+    else:
+        error = routing
     paths: dict[str, Any] = {}
     for index, cap in enumerate(caps):
         request_ref, response_ref = refs[2 * index], refs[2 * index + 1]
+        if http_status:
+            ok = body(response_ref, "Success")
+        else:
+            # As the Lumos spec writes it: a 200 carries the response or an error envelope.
+            ok = body({"anyOf": [response_ref, error_ref]}, "Success or error envelope")
         paths[f"/{cap.name}"] = {
             "post": {
                 "operationId": str(cap.name),
                 "requestBody": {"required": True, **body(request_ref, "Request envelope")},
-                "responses": {"200": body(response_ref, "Success"), "default": error},
+                "responses": {"200": ok, "default": error},
             }
         }
-    info_op = {"responses": {"200": body(info_ref, "Connector metadata"), "default": error}}
+    info_op = {"responses": {"200": body(info_ref, "Connector metadata"), "default": routing}}
     paths["/info"] = {
         "get": {"operationId": "info", **info_op},
         "post": {"operationId": "info_post", **info_op},
@@ -385,6 +515,22 @@ def _date_header() -> bytes:
     return _date_cache[1]
 
 
+# h11's error texts quote the input they choke on (a request line with its query
+# string, a header line with its bearer token): answers carry a fixed message by
+# status instead, and nothing of h11's text is logged.
+_PROTOCOL_MESSAGES: Final = {
+    400: "Malformed HTTP request",
+    431: "Request headers are too large",
+    501: "Unsupported transfer coding",
+}
+_FRAMING_MESSAGE: Final = "Transfer-Encoding with Content-Length (or in HTTP/1.0) is refused"
+
+
+def _protocol_error(exc: h11.RemoteProtocolError) -> tuple[int, str]:
+    status = exc.error_status_hint
+    return status, _PROTOCOL_MESSAGES.get(status, _PROTOCOL_MESSAGES[400])
+
+
 def _default_error_body(status: int, message: str) -> bytes:
     return msgspec.json.encode({"error": {"status": status, "message": message}})
 
@@ -398,13 +544,25 @@ class Server:
         ...
         server.shutdown()
 
-    Limits: `max_header_bytes` (431), `max_body_bytes` (413; None for none),
-    `idle_timeout` between keep-alive requests, `request_timeout` for a whole
-    request to arrive (408), `write_timeout` for a client to take a write,
-    `max_connections` (503 beyond it), `graceful_timeout` for in-flight requests
-    at shutdown. The server's own error bodies come from `error_body(status,
-    message)`, by default the app's `error_body` when it has one (as apps from
-    `asgi()` do), else a small JSON object.
+    Limits, with their defaults:
+
+    * `max_header_bytes` 16384: the request line and headers (431 beyond it);
+    * `max_body_bytes` 1 MiB (413 beyond it; None for no limit);
+    * `idle_timeout` 5 s: for a first byte, on a new or a kept-alive connection;
+    * `head_timeout` 10 s: from that byte until the request line and headers are in;
+    * `request_timeout` 30 s: from that byte until the whole request is in (408);
+    * `write_timeout` 30 s: for the client to take each write;
+    * `max_connections` 1000: a connection beyond it is answered 503 at once and
+      closed, so clients dribbling bytes can hold every slot only until their
+      head is due;
+    * `graceful_timeout` 10 s: for in-flight requests at shutdown.
+
+    The server's own error bodies come from `error_body(status, message)`, by
+    default the app's `error_body` when it has one (as apps from `asgi()` do),
+    else a small JSON object. Their messages are fixed, or echo at most the first
+    200 characters of the method and path, as access-log lines do. An exception
+    the app raises - any kind, BaseException included - becomes a 500 (when the
+    response has not begun) and closes that connection; it is logged by its class.
     """
 
     def __init__(
@@ -417,6 +575,7 @@ class Server:
         max_header_bytes: int = 16384,
         max_body_bytes: int | None = DEFAULT_MAX_BODY_SIZE,
         idle_timeout: float = 5.0,
+        head_timeout: float = 10.0,
         request_timeout: float = 30.0,
         write_timeout: float = 30.0,
         max_connections: int = 1000,
@@ -432,6 +591,7 @@ class Server:
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.idle_timeout = idle_timeout
+        self.head_timeout = head_timeout
         self.request_timeout = request_timeout
         self.write_timeout = write_timeout
         self.max_connections = max_connections
@@ -578,7 +738,10 @@ class Server:
 
     async def _watchdog(self) -> None:
         # Connections keep their own deadline; this is the only timer that fires.
-        tick = max(0.02, min(1.0, self.idle_timeout, self.request_timeout, self.write_timeout) / 8)
+        shortest = min(
+            1.0, self.idle_timeout, self.head_timeout, self.request_timeout, self.write_timeout
+        )
+        tick = max(0.02, shortest / 8)
         while True:
             await anyio.sleep(tick)
             now = _now()
@@ -618,14 +781,15 @@ class Server:
 
     async def _run_lifespan(self) -> None:
         scope = {"type": "lifespan", "asgi": _ASGI_VERSION, "state": self.state}
+        call = partial(self.app, scope, self._lifespan_in.receive, self._lifespan_send)
         try:
-            await self.app(scope, self._lifespan_in.receive, self._lifespan_send)
-        except Exception:
-            # An app without lifespan support raises on the unknown scope type: fine.
-            logger.debug("ASGI app does not support lifespan", exc_info=True)
+            outcome = await _contain(call)
         finally:
             for event in self._lifespan_events.values():
                 event.set()
+        if isinstance(outcome, BaseException):
+            # An app without lifespan support raises on the unknown scope type: fine.
+            logger.debug("ASGI app does not support lifespan: %s", _describe(outcome))
 
     async def _lifespan_send(self, message: Message) -> None:
         kind = message["type"]
@@ -682,9 +846,11 @@ class _Connection:
                     await self._serve_requests()
                 except h11.RemoteProtocolError as exc:
                     # Malformed HTTP: answer with h11's hint (400, 431...) and hang up.
-                    await self.fail(exc.error_status_hint, str(exc) or "Malformed HTTP request")
-                except Exception:  # a bug here must cost one connection, not the server
-                    logger.exception("Unexpected error on a connection from %s", self.client)
+                    await self.fail(*_protocol_error(exc))
+                except Exception as exc:  # a bug here must cost one connection, not the server
+                    logger.error(
+                        "Unexpected %s on a connection from %s", _describe(exc), self.client
+                    )
                     return
                 if self.linger:
                     await self._linger()
@@ -737,16 +903,15 @@ class _Connection:
                 self.deadline, self.on_timeout = _now() + server.idle_timeout, 0
                 data = await self.receive_some()
                 self.idle = False
-                self.deadline = self.request_deadline = _now() + server.request_timeout
-                self.on_timeout = 408
+                self._request_begins()
                 conn.receive_data(data)
                 event = conn.next_event()
                 while event is h11.NEED_DATA:
                     conn.receive_data(await self.receive_some())
                     event = conn.next_event()
             else:  # a pipelined request, already buffered
-                self.deadline = self.request_deadline = _now() + server.request_timeout
-                self.on_timeout = 408
+                self._request_begins()
+            self.deadline = self.request_deadline  # the head is in: the body may take longer
             if type(event) is not h11.Request:
                 return  # ConnectionClosed: the client hung up between requests
 
@@ -755,19 +920,33 @@ class _Connection:
                 return
             exchange = _Exchange(self, event)
             if exchange.head_size > server.max_header_bytes:
-                await self.fail(431, "Request headers are too large")
+                await self.fail(431, _PROTOCOL_MESSAGES[431])
+                return
+            if exchange.framing_conflict:
+                # RFC 9112 section 6.1: Transfer-Encoding beside Content-Length (or in
+                # HTTP/1.0) is how requests are smuggled past a proxy that frames by the
+                # other header. Refuse it, and close: what follows is no request to trust.
+                await self.fail(400, _FRAMING_MESSAGE, exchange.method, exchange.path)
                 return
             if not await exchange.check_length():
                 return
+            call = partial(app, exchange.asgi_scope(), exchange.receive, exchange.send)
             try:
-                await app(exchange.asgi_scope(), exchange.receive, exchange.send)
-            except Exception:
-                logger.exception("Exception in ASGI app for %s %s", exchange.method, exchange.path)
-                if not exchange.head_sent and not exchange.broken:
-                    await self.fail(500, "Internal server error", exchange.method, exchange.path)
-                return
+                failure = await _contain(call)
             finally:
                 exchange.finish()
+            if failure is not None:
+                started = exchange.head_sent or exchange.broken
+                logger.error(
+                    "ASGI app failed on %s %s: %s; %s",
+                    _clip(exchange.method),
+                    _clip(exchange.path),
+                    _describe(failure),
+                    "response cut short" if started else "answered 500",
+                )
+                if not started:
+                    await self.fail(500, _INTERNAL_MESSAGE, exchange.method, exchange.path)
+                return
             if exchange.broken or exchange.answered:
                 return
             if not exchange.complete:
@@ -787,6 +966,16 @@ class _Connection:
                 self.h11.receive_data(data)
             if closed:
                 self.h11.receive_data(b"")
+
+    def _request_begins(self) -> None:
+        # A request's first byte is in: its head is due within head_timeout (a client
+        # that dribbles one must not hold a connection slot for long), all of it
+        # within request_timeout. Either way a timeout answers 408.
+        now = _now()
+        server = self.server
+        self.request_deadline = now + server.request_timeout
+        self.deadline = min(now + server.head_timeout, self.request_deadline)
+        self.on_timeout = 408
 
     async def _linger(self) -> None:
         # Closing with unread input makes the kernel send RST, which can destroy the
@@ -818,6 +1007,7 @@ class _Exchange:
         "declared_length",
         "delivered",
         "disconnected",
+        "framing_conflict",
         "head_sent",
         "head_size",
         "headers",
@@ -856,14 +1046,22 @@ class _Exchange:
         self.declared_length = -1
         # RFC 9112 section 9.3: HTTP/1.1 persists unless "Connection: close".
         self.keep_alive = request.http_version == b"1.1"
-        # h11 bounds only a head still arriving; one that came whole is measured here.
-        self.head_size = len(request.target)
+        # h11 bounds only a head still arriving; one that came whole is measured here,
+        # the request line included ("GET / HTTP/1.1\r\n" is method + target + 12).
+        self.head_size = len(request.method) + len(request.target) + 12
+        coded = False
         for name, value in headers:
             self.head_size += len(name) + len(value) + 4
             if name == b"content-length":
                 self.declared_length = int(value)
+            elif name == b"transfer-encoding":
+                coded = True
             elif name == b"connection" and b"close" in value.lower():
                 self.keep_alive = False
+        # h11 frames such a request by Transfer-Encoding alone; see _serve_requests.
+        self.framing_conflict = coded and (
+            self.declared_length >= 0 or request.http_version == b"1.0"
+        )
         self.continued = False
         self.pending: list[bytes] = []  # body chunks taken from h11, not yet delivered
         self.received = 0
@@ -946,7 +1144,7 @@ class _Exchange:
             try:
                 await self._read_more()
             except h11.RemoteProtocolError as exc:
-                return await self._answer(exc.error_status_hint, str(exc))
+                return await self._answer(*_protocol_error(exc))
             if self.broken:
                 return {"type": "http.disconnect"}
         limit = self.connection.server.max_body_bytes
@@ -1027,7 +1225,9 @@ class _Exchange:
             elif self.remaining > 0:
                 # The client waits for bytes that will not come; closing tells it.
                 logger.warning(
-                    "Response to %s %s shorter than its content-length", self.method, self.path
+                    "Response to %s %s shorter than its content-length",
+                    _clip(self.method),
+                    _clip(self.path),
                 )
                 self.keep_alive = False
             self.complete = True
@@ -1101,10 +1301,11 @@ class _Exchange:
 
 
 def _log_access(method: str, path: str, status: int, size: int, started: float) -> None:
-    # Method, path without query, status, body bytes, duration: never a header or body.
+    # Method, path without query, status, body bytes, duration: never a header or body,
+    # and no more of a method or path than _clip keeps.
     if access_logger.isEnabledFor(logging.INFO):
         duration = (_now() - started) * 1000
-        access_logger.info("%s %s %d %d %.2fms", method, path, status, size, duration)
+        access_logger.info("%s %s %d %d %.2fms", _clip(method), _clip(path), status, size, duration)
 
 
 def _raw_response(status: int, body: bytes) -> bytes:
@@ -1161,31 +1362,79 @@ def serve(
 # ---- Entry point for `python -m connector serve` ----------------------------------
 
 
+# A token no request could send: a header value holds no line break or control byte.
+_BAD_TOKEN: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def read_token(token: str | None = None, token_file: str | None = None) -> str | None:
+    """The bearer token to require: `token`, else `token_file`'s text, else $CONNECTOR_TOKEN.
+
+    token = server.read_token(args.token, args.token_file)   # None: no token anywhere
+
+    The file is read as UTF-8 and stripped. A file that cannot be read, is not
+    UTF-8 or holds only whitespace raises ValueError, and so does a token with a
+    line break or control character inside, which no request could send: asked
+    for authentication, the server must refuse to start rather than run without
+    it. An empty `token` is returned as given (`run()` warns); an empty or blank
+    variable means no token. Messages name the file, never the token.
+    """
+    if token is not None:
+        source = "the token given"
+    elif token_file is not None:
+        source = f"token file {token_file}"
+        try:
+            # utf-8-sig: an editor's byte-order mark is no part of the token.
+            with open(token_file, encoding="utf-8-sig") as file:
+                text = file.read()
+        except UnicodeDecodeError:
+            raise ValueError(f"{source} is not UTF-8 text") from None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ValueError(f"cannot read {source}: {reason}") from None
+        token = text.strip()
+        if not token:
+            raise ValueError(f"{source} is empty")
+    else:
+        source = f"${TOKEN_ENV}"
+        token = os.environ.get(TOKEN_ENV, "").strip() or None
+    if token is not None and _BAD_TOKEN.search(token) is not None:
+        raise ValueError(f"{source} holds a line break or control character")
+    return token
+
+
 def run(
     integration: connector.Integration,
     host: str = "127.0.0.1",
     port: int = 8000,
     token: str | None = None,
     max_body_size: int | None = None,
+    *,
+    http_status: bool = False,
+    token_file: str | None = None,
 ) -> int:
     """Serve `integration` with the built-in server; the exit code when it stops.
 
     raise SystemExit(server.run(integration, port=8000))
 
-    `token` None reads $CONNECTOR_TOKEN (empty means none). Logs to stderr at INFO
-    unless logging is already configured.
+    The token is `read_token(token, token_file)`: `token`, else the file's text,
+    else $CONNECTOR_TOKEN (empty means none); a token file that cannot be used
+    stops it before serving (exit 2). `http_status` is `asgi()`'s. Logs to stderr
+    at INFO unless logging is already configured.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
         )
+    try:
+        token = read_token(token, token_file)
+    except ValueError as exc:
+        logger.error("Not serving: %s", exc)
+        return 2
     if token == "":
         logger.warning("The token given is empty: serving without authentication")
-    elif token is None:
-        token = os.environ.get(TOKEN_ENV, "")
     token = token or None
     limit = DEFAULT_MAX_BODY_SIZE if max_body_size is None else max_body_size
-    app = asgi(integration, token=token, max_body_size=limit)
+    app = asgi(integration, token=token, max_body_size=limit, http_status=http_status)
     logger.info(
         "Serving connector %s %s (%s)",
         integration.app_id,

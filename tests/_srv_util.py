@@ -9,7 +9,11 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
+import re
+import signal
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -107,6 +111,36 @@ def running_uvicorn(app: server.ASGIApp) -> Iterator[int]:
         instance.should_exit = True
         thread.join(10)
         sock.close()
+
+
+class CliServer:
+    """`python -m connector serve ... --port 0` in a subprocess; finds the port in stderr."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        command = [sys.executable, "-m", "connector", "serve", *args, "--port", "0"]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        assert self.process.stderr is not None
+        self.lines: list[str] = []
+        for line in self.process.stderr:
+            self.lines.append(line)
+            found = re.search(r"Listening on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                self.port = int(found.group(1))
+                return
+        raise AssertionError("no 'Listening on' line:\n" + "".join(self.lines))
+
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(signum)
+        _, rest = self.process.communicate(timeout=15)
+        return self.process.returncode, "".join(self.lines) + rest
 
 
 # ---- A raw HTTP/1.1 client --------------------------------------------------------

@@ -198,6 +198,77 @@ def test_malformed_request_is_400_and_server_survives(srv: Running, raw: bytes) 
     assert echoed(call(srv.port, "GET", "/still-here"))["path"] == "/still-here"
 
 
+# Each is malformed where it quotes a secret; h11's message would quote it back.
+ECHOING = [
+    b"GET /x?token=secret123 Bearer secret123 HTTP/1.1\r\n\r\n",
+    b"GET /x HTTP/1.1\r\nauthorization Bearer secret123\r\n\r\n",
+    b"GET /x HTTP/1.1\r\nhost: x\r\nauthorization: Bearer secret123\x00\r\n\r\n",
+    b"POST /x HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nsecret123\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", ECHOING)
+def test_malformed_http_is_answered_without_echo(
+    srv: Running, raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """400 with a fixed message: nothing of the request line or header line comes back,
+    and nothing of it is logged."""
+    caplog.set_level(logging.DEBUG)
+    with srv.connect() as conn:
+        conn.send(raw)
+        response = conn.response()
+        assert conn.at_eof()
+    assert response.status == 400
+    assert response.json()["error"]["message"] == "Malformed HTTP request"
+    assert b"secret123" not in response.body
+    assert "secret123" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /first HTTP/1.1\r\nhost: x\r\ncontent-length: 40\r\n"
+        b"transfer-encoding: chunked\r\n\r\n",
+        b"POST /first HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n"
+        b"content-length: 40\r\n\r\n",
+        b"POST /first HTTP/1.0\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
+    ],
+    ids=["cl-then-te", "te-then-cl", "te-in-http-1.0"],
+)
+def test_ambiguous_framing_is_refused_and_closed(head: bytes) -> None:
+    """RFC 9112 section 6.1: Content-Length beside Transfer-Encoding (or TE in HTTP/1.0)
+    is answered and the connection closed, so the request smuggled behind is not served."""
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            seen.append(scope["path"])
+        await echo(scope, receive, send)
+
+    smuggled = b"GET /smuggled HTTP/1.1\r\nhost: x\r\n\r\n"
+    with running(app) as srv:
+        with srv.connect() as conn:
+            conn.send(head + b"0\r\n\r\n" + smuggled)
+            response = conn.response()
+            assert response.status == 400
+            assert response.headers["connection"] == "close"
+            assert conn.at_eof()  # no second response: the smuggled request is dropped
+        assert echoed(call(srv.port, "GET", "/next"))["path"] == "/next"
+    assert seen == ["/next"]
+
+
+def test_request_line_counts_toward_the_head_limit() -> None:
+    """A 20 KB path or method is a 431 under the default 16 KB head limit, even when
+    the head arrives whole (h11 bounds only a head still arriving)."""
+    with running(echo) as srv:
+        for method, path in (("GET", "/" + "a" * 20000), ("M" * 20000, "/")):
+            with srv.connect() as conn:
+                response = conn.request(method, path)
+            assert response.status == 431
+            assert len(response.body) < 200
+        assert echoed(call(srv.port, "GET", "/" + "a" * 10000))["path"] == "/" + "a" * 10000
+
+
 def test_headers_over_the_limit_are_431() -> None:
     with running(echo, max_header_bytes=4096) as srv:
         with srv.connect() as conn:
@@ -279,6 +350,33 @@ def test_too_many_connections_get_503() -> None:
             first.close()
             second.close()
         assert wait_until(lambda: call(srv.port, "GET", "/3").status == 200)
+
+
+def test_slow_heads_at_max_connections_lock_no_one_out() -> None:
+    """Clients that send part of a head and stall fill every slot: a new client is
+    refused with a 503 at once, and the slots free up after head_timeout, not after
+    the much longer request_timeout."""
+    defaults = server.Server(echo)
+    assert defaults.head_timeout == 10.0 < defaults.request_timeout
+    with running(echo, max_connections=4, head_timeout=0.5, request_timeout=30) as srv:
+        slow = [srv.connect(timeout=5) for _ in range(4)]
+        try:
+            for conn in slow:
+                conn.send(b"GET /slow HTTP/1.1\r\nhost: x\r\nx-more: ")
+            assert wait_until(lambda: len(srv.server._connections) == 4)
+            started = time.monotonic()
+            with srv.connect(timeout=5) as extra:
+                refused = extra.response()
+                assert refused.status == 503 and "message" in refused.json()["error"]
+                assert extra.at_eof()
+            assert time.monotonic() - started < 2  # answered at once, not queued for 30 s
+            for conn in slow:
+                assert conn.response().status == 408
+            assert time.monotonic() - started < 3
+            assert echoed(call(srv.port, "GET", "/served"))["path"] == "/served"
+        finally:
+            for conn in slow:
+                conn.close()
 
 
 # ---- Timeouts ---------------------------------------------------------------------------

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from _srv_util import (
     AUTH,
     ROOT,
+    CliServer,
     RawConn,
     Running,
     ServerClosed,
@@ -147,11 +148,13 @@ def test_any_request_gets_an_envelope(srv: Running, method: str, path: str, body
         return
     data = response.json()
     assert isinstance(data, dict)
-    if response.status >= 400:
-        assert data["is_error"] is True
-        assert data["error"]["error_code"].startswith("mock.")
+    if data.get("is_error") is True:
+        # A bare code (the app is in app_id), at 200 by default or a routing status.
+        code = data["error"]["error_code"]
+        assert data["error"]["app_id"] == "mock"
+        assert code.isidentifier() and code.islower(), code
     else:
-        assert data.get("is_error") is not True
+        assert response.status == 200
 
 
 def test_server_survives_the_property(srv: Running) -> None:
@@ -159,36 +162,6 @@ def test_server_survives_the_property(srv: Running) -> None:
 
 
 # ---- The CLI: python -m connector serve --------------------------------------------------
-
-
-class CliServer:
-    """`python -m connector serve ... --port 0` in a subprocess; finds the port in stderr."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        command = [sys.executable, "-m", "connector", "serve", *args, "--port", "0"]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        assert self.process.stderr is not None
-        self.lines: list[str] = []
-        for line in self.process.stderr:
-            self.lines.append(line)
-            found = re.search(r"Listening on http://127\.0\.0\.1:(\d+)", line)
-            if found:
-                self.port = int(found.group(1))
-                return
-        raise AssertionError("no 'Listening on' line:\n" + "".join(self.lines))
-
-    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
-        self.process.send_signal(signum)
-        _, rest = self.process.communicate(timeout=15)
-        return self.process.returncode, "".join(self.lines) + rest
 
 
 def test_cli_serve_answers_and_exits_0_on_sigterm() -> None:
@@ -231,7 +204,7 @@ def test_cli_max_body_size() -> None:
     try:
         response = call(cli.port, "POST", "/list_accounts", envelope() + b" " * 100)
         assert response.status == 413
-        assert response.json()["error"]["error_code"] == "mock.bad_request"
+        assert response.json()["error"]["error_code"] == "bad_request"
     finally:
         code, _ = cli.stop()
     assert code == 0
@@ -266,6 +239,82 @@ def test_run_returns_after_graceful_shutdown(monkeypatch: pytest.MonkeyPatch) ->
     assert server.run(mock.integration, port=0, max_body_size=123) == 0
     assert captured["max_body_bytes"] == 123 and captured["app"].max_body_size == 123
     assert captured["app"]._expected is None  # empty variable: no token
+    assert captured["app"].http_status is False  # 200 for every dispatch envelope
+    assert server.run(mock.integration, port=0, http_status=True) == 0
+    assert captured["app"].http_status is True
+
+
+# ---- Where the token comes from ----------------------------------------------------------
+
+TOKEN = "file-token-0123456789"
+
+
+@pytest.fixture
+def no_env_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONNECTOR_TOKEN", raising=False)
+
+
+@pytest.mark.usefixtures("no_env_token")
+def test_read_token_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--token, else --token-file (UTF-8, stripped), else $CONNECTOR_TOKEN."""
+    path = tmp_path / "token"
+    path.write_bytes(b"\xef\xbb\xbf  " + TOKEN.encode() + b"\n")  # a BOM, spaces, a newline
+    assert server.read_token(None, None) is None
+    assert server.read_token(None, str(path)) == TOKEN
+    assert server.read_token("given", str(path)) == "given"
+    monkeypatch.setenv("CONNECTOR_TOKEN", "from-env-123")
+    assert server.read_token(None, None) == "from-env-123"
+    assert server.read_token(None, str(path)) == TOKEN
+    monkeypatch.setenv("CONNECTOR_TOKEN", "  ")
+    assert server.read_token(None, None) is None  # an empty variable means no token
+    unicode = tmp_path / "unicode"
+    unicode.write_text("jeton-\u00e9t\u00e9-42", encoding="utf-8")
+    assert server.read_token(None, str(unicode)) == "jeton-\u00e9t\u00e9-42"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "cannot read"),
+        (b"", "is empty"),
+        (b"  \n\t\n", "is empty"),
+        (b"\xff\xfe" + TOKEN.encode(), "not UTF-8"),
+        (TOKEN.encode() + b"\nsecond-line", "line break"),
+    ],
+    ids=["missing", "empty", "blank", "not-utf8", "two-lines"],
+)
+@pytest.mark.usefixtures("no_env_token")
+def test_read_token_refuses_a_file_it_cannot_use(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    """A ValueError naming the file, never the token: the server must not start
+    without the authentication it was asked for."""
+    path = tmp_path / "token"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=reason) as raised:
+        server.read_token(None, str(path))
+    assert str(path) in str(raised.value)
+    assert TOKEN not in str(raised.value)
+    if content is None:
+        with pytest.raises(ValueError, match="cannot read"):
+            server.read_token(None, str(tmp_path))  # a directory
+
+
+@pytest.mark.usefixtures("no_env_token")
+def test_run_reads_the_token_file_and_refuses_a_bad_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    served: list[Any] = []
+    monkeypatch.setattr(server, "serve", lambda app, *args, **options: served.append(app) or 0)
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    assert server.run(mock.integration, port=0, token_file=str(path)) == 0
+    assert served[-1]._expected == b"Bearer " + TOKEN.encode()
+    path.write_text("\n")
+    assert server.run(mock.integration, port=0, token_file=str(path)) == 2
+    assert len(served) == 1  # refused before serving
+    assert "is empty" in caplog.text
 
 
 def test_cli_server_closes_connection_on_stop() -> None:
