@@ -180,21 +180,54 @@ if __name__ == "__main__":
 
 class CapabilityName(enum.StrEnum):
     ACTIVATE_ACCOUNT = "activate_account"
+    APP_INFO = "app_info"
+    ASSIGN_APPLICATION = "assign_application"
+    ASSIGN_APPLICATION_ENTITLEMENT = "assign_application_entitlement"
     ASSIGN_ENTITLEMENT = "assign_entitlement"
     CREATE_ACCOUNT = "create_account"
     DEACTIVATE_ACCOUNT = "deactivate_account"
     DELETE_ACCOUNT = "delete_account"
+    DOWNGRADE_LICENSE = "downgrade_license"
+    FIND_ENTITLEMENT_ASSIGNMENTS = "find_entitlement_assignments"
     FIND_ENTITLEMENT_ASSOCIATIONS = "find_entitlement_associations"
+    FIND_ENTITLEMENT_GRAPH = "find_entitlement_graph"
+    FIND_RESOURCE_GRAPH = "find_resource_graph"
+    FULFILL_ARBITRARY_ENDPOINT = "fulfill_arbitrary_endpoint"
+    GET_ACCOUNT = "get_account"
+    GET_ACCOUNT_ENTITLEMENT_ASSOCIATIONS = "get_account_entitlement_associations"
+    GET_APPLICATION = "get_application"
+    GET_APPLICATION_ACCOUNT = "get_application_account"
     GET_AUTHORIZATION_URL = "get_authorization_url"
+    GET_CREDENTIAL_LAST_ACTIVITY = "get_credential_last_activity"
+    GET_DATA_RECENCY = "get_data_recency"
     GET_LAST_ACTIVITY = "get_last_activity"
+    GET_NON_HUMAN_ACCOUNT_LAST_ACTIVITY = "get_non_human_account_last_activity"
     HANDLE_AUTHORIZATION_CALLBACK = "handle_authorization_callback"
     HANDLE_CLIENT_CREDENTIALS_REQUEST = "handle_client_credentials_request"
     LIST_ACCOUNTS = "list_accounts"
+    LIST_ACTIVITY_RECORDS = "list_activity_records"
+    LIST_APPLICATIONS = "list_applications"
+    LIST_APPLICATIONS_ACCOUNTS = "list_applications_accounts"
+    LIST_APPLICATIONS_ACTIVITY_RECORDS = "list_applications_activity_records"
+    LIST_APPLICATIONS_ENTITLEMENT_ASSOCIATIONS = "list_applications_entitlement_associations"
+    LIST_APPLICATIONS_ENTITLEMENTS = "list_applications_entitlements"
+    LIST_APPLICATIONS_RESOURCES = "list_applications_resources"
+    LIST_CREDENTIALS = "list_credentials"
     LIST_CUSTOM_ATTRIBUTES_SCHEMA = "list_custom_attributes_schema"
     LIST_ENTITLEMENTS = "list_entitlements"
+    LIST_EXPENSES = "list_expenses"
+    LIST_NON_HUMAN_ACCOUNTS = "list_non_human_accounts"
     LIST_RESOURCES = "list_resources"
+    LIST_UPDATED_ACCOUNTS = "list_updated_accounts"
+    PROBE_INTEGRATION = "probe_integration"
     REFRESH_ACCESS_TOKEN = "refresh_access_token"
+    RELEASE_RESOURCES = "release_resources"
+    TRANSFER_DATA = "transfer_data"
+    UNASSIGN_APPLICATION = "unassign_application"
+    UNASSIGN_APPLICATION_ENTITLEMENT = "unassign_application_entitlement"
     UNASSIGN_ENTITLEMENT = "unassign_entitlement"
+    UPDATE_ACCOUNT = "update_account"
+    VALIDATE_CREDENTIAL_CONFIG = "validate_credential_config"
     VALIDATE_CREDENTIALS = "validate_credentials"
 
 
@@ -259,15 +292,23 @@ class AppCategory(enum.StrEnum):
     COLLABORATION = "COLLABORATION"
     CONTENT_AND_SOCIAL_MEDIA = "CONTENT_AND_SOCIAL_MEDIA"
     INTERNAL = "INTERNAL"
+    EARLY_ACCESS = "EARLY_ACCESS"
 
 
 class CustomAttributeCustomizedType(enum.StrEnum):
     ACCOUNT = "account"
+    ENTITLEMENT = "entitlement"
+    RESOURCE = "resource"
+    CREDENTIAL = "credential"
+    NON_HUMAN_ACCOUNT = "non_human_account"
 
 
 class CustomAttributeType(enum.StrEnum):
     STRING = "string"
     USER = "user"
+    BOOLEAN = "boolean"
+    INTEGER = "integer"
+    DATETIME = "datetime"
 
 
 class TokenType(enum.StrEnum):
@@ -309,10 +350,103 @@ class OAuthCredential(_Wire, kw_only=True):
     access_token: SecretStr
 
 
+# 4.x credential members.
+
+
+class OAuthClientCredential(_Wire, kw_only=True):
+    access_token: SecretStr
+    client_id: str
+    client_secret: SecretStr
+    scopes: list[str]
+
+
+class OAuth1Credential(_Wire, kw_only=True):
+    consumer_key: str
+    consumer_secret: SecretStr
+    token_id: str
+    token_secret: SecretStr
+
+
+class JWTHeaders(_Wire, kw_only=True):
+    alg: str
+    crit: list[str]
+    cty: str
+    jku: str
+    jwk: str
+    kid: str
+    typ: str
+    x5c: str
+    x5t: str
+    x5t_s256: str = msgspec.field(name="x5t#S256")
+    x5u: str
+
+
+class JWTClaims(_Wire, kw_only=True):
+    act: str
+    aud: str
+    client_id: str
+    exp: int
+    iat: int
+    iss: str
+    jti: str
+    may_act: str
+    nbf: int
+    scope: list[str]
+    sub: str
+
+
+class JWTCredential(_Wire, kw_only=True):
+    claims: JWTClaims
+    headers: JWTHeaders
+    secret: SecretStr  # not x-secret in the file, but the signing key
+
+
+class ServiceAccountType(enum.StrEnum):
+    GOOGLE_CLOUD = "google_cloud"
+    GOOGLE_DRIVE = "google_drive"
+    AWS = "aws"
+    AWS_ROLE = "aws_role"
+
+
+class ServiceAccountCredential(_Wire, kw_only=True):
+    impersonation_email: str
+    key: typing.Annotated[dict[str, Any], Secret]
+    scopes: list[str]
+    tenant_id: str
+    service_type: ServiceAccountType | None = None  # file default: 'google_cloud'
+
+
+class KeyGenType(enum.StrEnum):
+    SSH = "SSH"
+    SSH_PEM = "SSH_PEM"
+    PEM_PK8 = "PEM_PK8"
+    PGP = "PGP"
+    JWK_RSA = "JWK_RSA"
+
+
+# The file marks the schema `x-keygen-type: SSH` (a KeyGenType): how the platform makes the pair.
+class KeyPairCredential(_Wire, kw_only=True):
+    key_identifier: str
+    private_key: SecretStr
+
+
+class EmptyCredential(_Wire, kw_only=True):
+    pass
+
+
 class AuthCredential(_Wire, kw_only=True):
+    """One credential: exactly one member set; `id` names it in a `credentials` list."""
+
+    id: str | None = None
     oauth: OAuthCredential | None = None
+    oauth_client_credentials: OAuthClientCredential | None = None
+    oauth1: OAuth1Credential | None = None
     basic: BasicCredential | None = None
     token: TokenCredential | None = None
+    jwt: JWTCredential | None = None
+    service_account: ServiceAccountCredential | None = None
+    key_pair: KeyPairCredential | None = None
+    empty: EmptyCredential | None = None
 
 
 class ResourceType(_Wire, kw_only=True):
@@ -364,7 +498,7 @@ class ListResources(_Wire, kw_only=True):
 
 
 class ListEntitlements(_Wire, kw_only=True):
-    pass
+    custom_attributes: list[str] | None = None
 
 
 class FindEntitlementAssociations(_Wire, kw_only=True):
@@ -430,6 +564,7 @@ class GetAuthorizationUrl(_Wire, kw_only=True):
     state: str
     # 4.x sends {name: value}; 3.5 sent {name: {key, value}}. Both are accepted.
     form_data: dict[str, str | FormData] | None = None
+    credential_id: str | None = None  # 4.x: whose oauth_settings to use
 
 
 class HandleAuthorizationCallback(_Wire, kw_only=True):
@@ -439,12 +574,14 @@ class HandleAuthorizationCallback(_Wire, kw_only=True):
     state: str | None = None
     # Not in the 3.5 schema: carries a PKCE verifier back (as later versions do).
     code_verifier: SecretStr | None = None
+    credential_id: str | None = None  # 4.x: whose oauth_settings to use
 
 
 class HandleClientCredentials(_Wire, kw_only=True):
     client_id: str
     client_secret: SecretStr
     scopes: list[str]
+    credential_id: str | None = None  # 4.x: whose oauth_settings to use
 
 
 class RefreshAccessToken(_Wire, kw_only=True):
@@ -452,6 +589,7 @@ class RefreshAccessToken(_Wire, kw_only=True):
     client_secret: SecretStr
     refresh_token: SecretStr
     state: str | None = None
+    credential_id: str | None = None  # 4.x: whose oauth_settings to use
 
 
 # Capability results (the `response` member of a success envelope).
@@ -472,6 +610,7 @@ class FoundAccountData(_Wire, kw_only=True):
     account_type: AccountType | None = None
     extra_data: dict[str, Any] | None = None
     custom_attributes: dict[str, str] | None = None
+    resource_id: str | None = None
 
 
 class FoundResourceData(_Wire, kw_only=True):
@@ -479,6 +618,7 @@ class FoundResourceData(_Wire, kw_only=True):
     label: str
     resource_type: str
     extra_data: dict[str, str] | None = None
+    description: str | None = None
 
 
 class FoundEntitlementData(_Wire, kw_only=True):
@@ -488,6 +628,8 @@ class FoundEntitlementData(_Wire, kw_only=True):
     label: str
     is_assignable: bool | None = None
     extra_data: dict[str, Any] | None = None
+    custom_attributes: dict[str, str] | None = None
+    description: str | None = None
 
 
 class FoundEntitlementAssociation(_Wire, kw_only=True):
@@ -513,6 +655,7 @@ class UnassignedEntitlement(_Wire, kw_only=True):
 class CreatedAccount(_Wire, kw_only=True):
     status: AccountStatus
     created: typing.Literal[True]  # 4.x: always true (deprecated; `status` tells)
+    id: str | None = None  # 4.x: the new account's integration_specific_id
 
 
 class ActivatedAccount(_Wire, kw_only=True):
@@ -534,6 +677,7 @@ class CustomAttributeSchema(_Wire, kw_only=True):
     customized_type: CustomAttributeCustomizedType
     name: str
     attribute_type: CustomAttributeType
+    description: str | None = None
 
 
 class AuthorizationUrl(_Wire, kw_only=True):
@@ -587,6 +731,792 @@ class Error(_Wire, kw_only=True):
     raised_by: str | None = None
     raised_in: str | None = None
     error_metadata: ErrorMetadata | None = None
+
+
+# Payloads and results of the capabilities API 4.x added.
+
+
+# For the Info additions in (a); the other two types they name are under find_entitlement_graph.
+class AccessGraphEntitlementType(_Wire, kw_only=True):
+    resource_type_id: str
+    type_id: str
+    type_label: str
+
+
+# -- app_info
+
+
+# The file's name (the result is AppInfo), not one after the capability.
+class AppInfoRequestPayload(_Wire, kw_only=True):
+    pass
+
+
+class AppInfo(_Wire, kw_only=True):
+    app_id: str
+    app_schema: dict[str, Any]
+
+
+# -- assign_application
+
+
+class AssignApplication(_Wire, kw_only=True):
+    account_id: str
+    application_instance_id: str
+
+
+class AssignedApplication(_Wire, kw_only=True):
+    assigned: bool
+    provisioned: bool
+
+
+# -- assign_application_entitlement
+
+
+class AssignApplicationEntitlement(_Wire, kw_only=True):
+    account_integration_specific_id: str
+    application_instance_id: str
+    entitlement_integration_specific_id: str
+    entitlement_type: str
+    resource_integration_specific_id: str
+    resource_type: str
+
+
+class AssignedApplicationEntitlement(AssignedEntitlement, kw_only=True):
+    pass
+
+
+# -- downgrade_license
+
+
+class DowngradeLicense(_Wire, kw_only=True):
+    account_id: str
+
+
+class DowngradedLicense(_Wire, kw_only=True):
+    success: bool
+    reason: str | None = None
+
+
+# -- find_entitlement_assignments
+
+
+class FindEntitlementAssignments(_Wire, kw_only=True):
+    pass
+
+
+class AccessGraphEntitlementAssignment(_Wire, kw_only=True):
+    entitlement_id: str
+    entitlement_resource_id: str
+    resource_id: str
+
+
+# -- find_entitlement_graph
+
+
+class CustomAttributeParameter(_Wire, kw_only=True):
+    label: str
+    type: CustomAttributeCustomizedType
+
+
+class FindEntitlementGraph(_Wire, kw_only=True):
+    custom_attributes: list[CustomAttributeParameter] | None = None
+
+
+class AccessGraphEntitlement(_Wire, kw_only=True):
+    denies_access: bool
+    entitlement_type: str
+    id: str
+    label: str
+    resource_id: str
+    description: str | None = None
+    is_assignable: bool | None = None
+
+
+class AccessGraphEntitlementRule(_Wire, kw_only=True):
+    denies_access: bool
+    entitlement_id: str
+    entitlement_type: str
+    label: str
+    resource_type: str
+    description: str | None = None
+    is_assignable: bool | None = None
+
+
+class AccessGraphEntitlementIdentifier(_Wire, kw_only=True):
+    entitlement_id: str
+    resource_id: str
+
+
+class AccessGraphImpliedAccess(_Wire, kw_only=True):
+    from_entitlement: AccessGraphEntitlementIdentifier
+    to_entitlements: list[AccessGraphEntitlementIdentifier]
+
+
+class AccessGraphImpliedAccessRule(_Wire, kw_only=True):
+    from_entitlement_id: str
+    from_entitlement_type: str
+    from_resource_type: str
+    to_entitlement_id: str
+    to_entitlement_type: str
+    to_resource_type: str
+    relationship_label: str | None = None
+
+
+class CustomAttribute(_Wire, kw_only=True):
+    label: str
+    record_id: str
+    type: CustomAttributeCustomizedType
+    value: Any
+
+
+class EntitlementGraph(_Wire, kw_only=True):
+    access_graph_entitlement_rules: list[AccessGraphEntitlementRule]  # file default: []
+    access_graph_implied_access_rules: list[AccessGraphImpliedAccessRule]  # file default: []
+    custom_attributes: list[CustomAttribute]
+    entitlement_implications: list[AccessGraphImpliedAccess]
+    nodes: list[AccessGraphEntitlement]
+
+
+# -- find_resource_graph
+
+
+class FindResourceGraph(_Wire, kw_only=True):
+    custom_attributes: list[CustomAttributeParameter] | None = None
+
+
+class ReferenceType(enum.StrEnum):
+    ACCOUNT = "account"
+
+
+class Reference(_Wire, kw_only=True):
+    id: str
+    type: ReferenceType
+
+
+class AccessGraphResource(_Wire, kw_only=True):
+    id: str
+    label: str
+    resource_type: str
+    description: str | None = None
+    is_credential_bearing: bool | None = None
+    is_terminal: bool | None = None
+    linked_credential_ids: list[str] | None = None
+    reference: Reference | None = None
+
+
+class AccessGraphResourceRelationship(_Wire, kw_only=True):
+    from_id: str
+    label: str
+    to_ids: list[str]
+
+
+class ResourceGraph(_Wire, kw_only=True):
+    custom_attributes: list[CustomAttribute]
+    resource_relationships: list[AccessGraphResourceRelationship]
+    resources: list[AccessGraphResource]
+
+
+# -- fulfill_arbitrary_endpoint
+
+
+class ArbitraryRequestMethod(enum.StrEnum):
+    GET = "GET"
+    POST = "POST"
+
+
+class FulfillArbitraryEndpoint(_Wire, kw_only=True):
+    url: str
+    body: str | None = None
+    headers: dict[str, str] | None = None
+    method: ArbitraryRequestMethod | None = None  # file default: 'GET'
+    query: dict[str, list[str]] | None = None
+
+
+class ArbitraryResponse(_Wire, kw_only=True):
+    headers: dict[str, str]
+    ok: bool
+    resolved_url: str
+    body: str | None = None
+    content_type: str | None = None
+    error: str | None = None
+    retry_after_seconds: float | None = None
+    status_code: int | None = None
+
+
+# -- get_account
+
+
+class GetAccount(_Wire, kw_only=True):
+    account_id: str
+    custom_attributes: list[str] | None = None
+
+
+# -- get_account_entitlement_associations
+
+
+class GetAccountEntitlementAssociations(_Wire, kw_only=True):
+    account_id: str
+
+
+# -- get_application
+
+
+class GetApplication(_Wire, kw_only=True):
+    application_instance_id: str
+
+
+class ApplicationStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+class AssignmentMode(enum.StrEnum):
+    ACCOUNT = "ACCOUNT"
+    ENTITLEMENT = "ENTITLEMENT"
+
+
+class SignOnMode(enum.StrEnum):
+    SAML = "SAML"
+    OIDC = "OIDC"
+    BOOKMARK = "BOOKMARK"
+    UNKNOWN = "UNKNOWN"
+
+
+class Application(_Wire, kw_only=True):
+    assignment_modes: list[AssignmentMode]
+    id: str
+    name: str
+    sign_on_mode: SignOnMode
+    status: ApplicationStatus
+    description: str | None = None
+    display_name: str | None = None
+    logo: str | None = None
+    sso_login_url: str | None = None
+
+
+# -- get_application_account
+
+
+class GetApplicationAccount(_Wire, kw_only=True):
+    account_id: str
+    application_instance_id: str
+
+
+class ApplicationAccount(_Wire, kw_only=True):
+    account_id: str
+    application_instance_id: str
+    status: AccountStatus
+
+
+# -- get_credential_last_activity
+
+
+class GetCredentialLastActivity(_Wire, kw_only=True):
+    pass
+
+
+class ActivityEventType(enum.StrEnum):
+    LAST_LOGIN = "last_login"
+    LAST_ACTIVITY = "last_activity"
+
+
+class CredentialLastActivity(_Wire, kw_only=True):
+    credential_id: str
+    event_type: ActivityEventType
+    happened_at: str
+
+
+# -- get_data_recency
+
+
+class GetDataRecency(_Wire, kw_only=True):
+    pass
+
+
+class DataRecency(_Wire, kw_only=True):
+    data: dict[str, str | None]
+
+
+# -- get_non_human_account_last_activity
+
+
+class GetNonHumanAccountLastActivity(_Wire, kw_only=True):
+    pass
+
+
+class NonHumanAccountLastActivity(_Wire, kw_only=True):
+    event_type: ActivityEventType
+    happened_at: str
+    non_human_account_id: str
+
+
+# -- list_activity_records
+
+
+class ActivityRecordActor(_Wire, kw_only=True):
+    account_id: str
+
+
+class ListActivityRecords(_Wire, kw_only=True):
+    actors: list[ActivityRecordActor]
+    since_date: str
+
+
+class ActivityRecordEntitlement(_Wire, kw_only=True):
+    id: str
+    type: str
+    resource_id: str | None = None
+    resource_type: str | None = None
+
+
+class ActivityRecordTarget(_Wire, kw_only=True):
+    account_id: str | None = None
+    entitlement: ActivityRecordEntitlement | None = None
+
+
+class ActivityType(enum.StrEnum):
+    ACCOUNT_LOGIN = "ACCOUNT_LOGIN"
+
+
+class ActivityRecord(_Wire, kw_only=True):
+    # The file: `ActivityType | str`; msgspec allows one str-like type per union, and an
+    # ActivityType member is a str.
+    activity_type: str
+    actor: ActivityRecordActor
+    id: str
+    targets: list[ActivityRecordTarget]
+    timestamp: str
+    metadata: dict[str, str] | None = None
+
+
+# -- list_applications
+
+
+class ListApplications(_Wire, kw_only=True):
+    pass
+
+
+# -- list_applications_accounts
+
+
+class ListApplicationsAccounts(_Wire, kw_only=True):
+    pass
+
+
+# -- list_applications_activity_records
+
+
+class ListApplicationsActivityRecords(ListActivityRecords, kw_only=True):
+    pass
+
+
+class ApplicationActivityRecord(ActivityRecord, kw_only=True):
+    application_instance_id: str
+
+
+# -- list_applications_entitlement_associations
+
+
+class ListApplicationsEntitlementAssociations(_Wire, kw_only=True):
+    pass
+
+
+class ApplicationEntitlementAssociation(FoundEntitlementAssociation, kw_only=True):
+    application_instance_id: str
+
+
+# -- list_applications_entitlements
+
+
+class ListApplicationsEntitlements(ListEntitlements, kw_only=True):
+    pass
+
+
+class ApplicationEntitlementData(FoundEntitlementData, kw_only=True):
+    application_instance_id: str
+
+
+# -- list_applications_resources
+
+
+class ListApplicationsResources(ListResources, kw_only=True):
+    pass
+
+
+class ApplicationResourceData(FoundResourceData, kw_only=True):
+    application_instance_id: str
+
+
+# -- list_credentials
+
+
+class ListCredentials(_Wire, kw_only=True):
+    custom_attributes: list[str] | None = None
+
+
+class CredentialStatus(enum.StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    STALE = "stale"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Credential(_Wire, kw_only=True):
+    credential_type: str
+    external_id: str
+    label: str
+    resource_id: str
+    created_at: str | None = None
+    custom_attributes: dict[str, Any] | None = None
+    expires_at: str | None = None
+    extra_data: dict[str, Any] | None = None
+    grants_access_to_account_id: str | None = None
+    grants_access_to_non_human_account_id: str | None = None
+    last_activity: str | None = None
+    last_rotated_at: str | None = None
+    last_used_at: str | None = None
+    status: CredentialStatus | None = None
+    updated_at: str | None = None
+
+
+# -- list_expenses
+
+
+class TimeRange(_Wire, kw_only=True):
+    end_date: str | None = None
+    start_date: str | None = None
+
+
+class ExpenseFilters(_Wire, kw_only=True):
+    transaction_date: TimeRange | None = None
+
+
+class ListExpenses(_Wire, kw_only=True):
+    filters: ExpenseFilters
+
+
+class Amount(_Wire, kw_only=True):
+    amount: str
+    currency: str
+
+
+class NormalizedExpenseApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+
+
+class ExpenseApprovalStatus(_Wire, kw_only=True):
+    normalized_value: NormalizedExpenseApprovalStatus
+    display_value: str | None = None
+    id: str | None = None
+    value: str | None = None
+
+
+class NormalizedExpensePaymentStatus(enum.StrEnum):
+    PAID = "paid"
+    UNPAID = "unpaid"
+
+
+class ExpensePaymentStatus(_Wire, kw_only=True):
+    normalized_value: NormalizedExpensePaymentStatus
+    display_value: str | None = None
+    id: str | None = None
+    value: str | None = None
+
+
+class ExpenseType(enum.StrEnum):
+    REIMBURSEMENT = "reimbursement"
+    CARD_TRANSACTION = "card_transaction"
+
+
+class SpendUser(_Wire, kw_only=True):
+    email: str | None = None
+    family_name: str | None = None
+    full_name: str | None = None
+    given_name: str | None = None
+    id: str | None = None
+
+
+class Vendor(_Wire, kw_only=True):
+    description: str | None = None
+    id: str | None = None
+    name: str | None = None
+
+
+class Expense(_Wire, kw_only=True):
+    approval_status: ExpenseApprovalStatus
+    description: str
+    id: str
+    payment_status: ExpensePaymentStatus
+    seller: Vendor
+    submitter: SpendUser
+    total_amount: Amount
+    transaction_date: str
+    type: ExpenseType
+    attributes: dict[str, Any] | None = None
+    custom_attributes: dict[str, Any] | None = None
+    paid_amount: Amount | None = None
+    payment_date: str | None = None
+    report_id: str | None = None
+    url: str | None = None
+
+
+# -- list_non_human_accounts
+
+
+class ListNonHumanAccounts(_Wire, kw_only=True):
+    custom_attributes: list[str] | None = None
+
+
+class NonHumanAccount(_Wire, kw_only=True):
+    id: str
+    label: str
+    resource_id: str
+    status: AccountStatus
+    type: str
+    workload_id: str
+    workload_name: str
+    created_at: str | None = None
+    custom_attributes: dict[str, Any] | None = None
+    extra_data: dict[str, Any] | None = None
+    last_activity: str | None = None
+    last_login: str | None = None
+    updated_at: str | None = None
+
+
+# -- list_updated_accounts
+
+
+class ListUpdatedAccounts(_Wire, kw_only=True):
+    cursor: str | None = None
+    custom_attributes: list[str] | None = None
+    since: str | None = None
+
+
+class UpdatedAccounts(_Wire, kw_only=True):
+    accounts: list[FoundAccountData]
+    cursor: str | None = None
+
+
+# -- probe_integration
+
+
+class ProbeCheckName(enum.StrEnum):
+    ACCOUNTS = "accounts"
+    ENTITLEMENTS = "entitlements"
+    ENTITLEMENT_ASSOCIATIONS = "entitlement_associations"
+    CAPABILITY_CONFIG = "capability_config"
+
+
+class ProbeIntegration(_Wire, kw_only=True):
+    checks: list[ProbeCheckName] | None = None
+    custom_attributes: list[str] | None = None
+
+
+class ProbeCheckSource(enum.StrEnum):
+    NATIVE = "native"
+    DEFAULT = "default"
+
+
+class ProbeCheckStatus(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    UNSUPPORTED = "unsupported"
+    SKIPPED = "skipped"
+
+
+class ProbeCoverageStatus(enum.StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    NOT_CHECKED = "not_checked"
+
+
+class ProbeCustomAttributeResult(_Wire, kw_only=True):
+    name: str
+    status: ProbeCoverageStatus
+
+
+class ProbeEntitlementTypeResult(_Wire, kw_only=True):
+    entitlement_type: str
+    status: ProbeCoverageStatus
+
+
+class ProbeSampleCustomAttribute(_Wire, kw_only=True):
+    name: str
+    attribute_type: CustomAttributeType | None = None
+    customized_type: CustomAttributeCustomizedType | None = None
+    value: str | None = None
+
+
+class ProbeSampleAccount(_Wire, kw_only=True, tag_field="kind", tag="account"):
+    integration_specific_id: str
+    custom_attributes: list[ProbeSampleCustomAttribute] | None = None
+    email: str | None = None
+    user_status: AccountStatus | None = None
+    username: str | None = None
+
+
+class ProbeSampleAssociation(_Wire, kw_only=True, tag_field="kind", tag="association"):
+    account_id: str
+    integration_specific_entitlement_id: str
+    integration_specific_resource_id: str
+    linked_to_sampled_account: bool
+
+
+class ProbeCapabilityConfigStatus(enum.StrEnum):
+    VALID = "valid"
+    WARNING = "warning"
+    INVALID = "invalid"
+    NOT_CONFIGURED = "not_configured"
+
+
+class ProbeCapabilityType(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+class ProbeConfigFindingSeverity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class ProbeConfigFinding(_Wire, kw_only=True):
+    code: str
+    message: str
+    severity: ProbeConfigFindingSeverity
+    setting: str | None = None
+    suggestion: str | None = None
+
+
+class ProbeSampleCapabilityConfig(_Wire, kw_only=True, tag_field="kind", tag="capability_config"):
+    capability: str
+    capability_type: ProbeCapabilityType
+    findings: list[ProbeConfigFinding]
+    status: ProbeCapabilityConfigStatus
+    preview: str | None = None
+    setting: str | None = None
+
+
+class ProbeSampleEntitlement(_Wire, kw_only=True, tag_field="kind", tag="entitlement"):
+    entitlement_type: str
+    integration_specific_id: str
+    integration_specific_resource_id: str
+    label: str
+
+
+# The file's ProbeSample: an anyOf whose members carry a `kind` enum constant.
+ProbeSample: TypeAlias = (
+    ProbeSampleAccount
+    | ProbeSampleEntitlement
+    | ProbeSampleAssociation
+    | ProbeSampleCapabilityConfig
+)
+
+
+class ProbeCheck(_Wire, kw_only=True):
+    check: ProbeCheckName
+    observed_count: int
+    samples: list[ProbeSample]
+    source: ProbeCheckSource
+    status: ProbeCheckStatus
+    capability: str | None = None
+    custom_attributes: list[ProbeCustomAttributeResult] | None = None
+    duration_ms: int | None = None
+    entitlement_types: list[ProbeEntitlementTypeResult] | None = None
+    error: Error | None = None
+    message: str | None = None
+
+
+class ProbeStatus(enum.StrEnum):
+    PASSED = "passed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class ProbeResults(_Wire, kw_only=True):
+    checks: list[ProbeCheck]
+    status: ProbeStatus
+    duration_ms: int | None = None
+
+
+# -- release_resources
+
+
+class ReleaseResources(_Wire, kw_only=True):
+    account_id: str
+
+
+class ReleaseResourcesStatus(_Wire, kw_only=True):
+    success: bool
+    reason: str | None = None
+
+
+# -- transfer_data
+
+
+class TransferData(_Wire, kw_only=True):
+    source_account_id: str
+    target_account_id: str
+
+
+class TransferDataStatus(_Wire, kw_only=True):
+    success: bool
+    reason: str | None = None
+
+
+# -- unassign_application
+
+
+class UnassignApplication(_Wire, kw_only=True):
+    account_id: str
+    application_instance_id: str
+
+
+class UnassignedApplication(_Wire, kw_only=True):
+    deprovisioned: bool
+    status: AccountStatus
+    unassigned: bool
+
+
+# -- unassign_application_entitlement
+
+
+class UnassignApplicationEntitlement(_Wire, kw_only=True):
+    account_integration_specific_id: str
+    application_instance_id: str
+    entitlement_integration_specific_id: str
+    entitlement_type: str
+    resource_integration_specific_id: str
+    resource_type: str
+
+
+class UnassignedApplicationEntitlement(UnassignedEntitlement, kw_only=True):
+    pass
+
+
+# -- update_account
+
+
+# The file's name: UpdateableAccount (also the update_account result).
+class UpdateAccount(_Wire, kw_only=True):
+    id: str
+
+
+# -- validate_credential_config
+
+
+class ValidateCredentialConfig(_Wire, kw_only=True):
+    credential: AuthCredential
+
+
+class ValidatedCredentialConfig(_Wire, kw_only=True):
+    valid: bool
+    validation_errors: list[str] | None = None
 
 
 # Shared shapes. Rate limits and execution summaries ride on every envelope
@@ -791,6 +1721,230 @@ class HandleClientCredentialsResponse(ResponseEnvelope[OauthCredentials]): ...
 class RefreshAccessTokenResponse(ResponseEnvelope[OauthCredentials]): ...
 
 
+# The capabilities API 4.x added.
+
+
+class AppInfoRequest(AuthedRequestEnvelope[AppInfoRequestPayload]): ...
+
+
+class AssignApplicationRequest(AuthedRequestEnvelope[AssignApplication]): ...
+
+
+class AssignApplicationEntitlementRequest(AuthedRequestEnvelope[AssignApplicationEntitlement]): ...
+
+
+class DowngradeLicenseRequest(AuthedRequestEnvelope[DowngradeLicense]): ...
+
+
+class FindEntitlementAssignmentsRequest(AuthedRequestEnvelope[FindEntitlementAssignments]): ...
+
+
+class FindEntitlementGraphRequest(AuthedRequestEnvelope[FindEntitlementGraph]): ...
+
+
+class FindResourceGraphRequest(AuthedRequestEnvelope[FindResourceGraph]): ...
+
+
+class FulfillArbitraryEndpointRequest(AuthedRequestEnvelope[FulfillArbitraryEndpoint]): ...
+
+
+class GetAccountRequest(AuthedRequestEnvelope[GetAccount]): ...
+
+
+class GetAccountEntitlementAssociationsRequest(
+    AuthedRequestEnvelope[GetAccountEntitlementAssociations]
+): ...
+
+
+class GetApplicationRequest(AuthedRequestEnvelope[GetApplication]): ...
+
+
+class GetApplicationAccountRequest(AuthedRequestEnvelope[GetApplicationAccount]): ...
+
+
+class GetCredentialLastActivityRequest(AuthedRequestEnvelope[GetCredentialLastActivity]): ...
+
+
+class GetDataRecencyRequest(AuthedRequestEnvelope[GetDataRecency]): ...
+
+
+class GetNonHumanAccountLastActivityRequest(
+    AuthedRequestEnvelope[GetNonHumanAccountLastActivity]
+): ...
+
+
+class ListActivityRecordsRequest(AuthedRequestEnvelope[ListActivityRecords]): ...
+
+
+class ListApplicationsRequest(AuthedRequestEnvelope[ListApplications]): ...
+
+
+class ListApplicationsAccountsRequest(AuthedRequestEnvelope[ListApplicationsAccounts]): ...
+
+
+class ListApplicationsActivityRecordsRequest(
+    AuthedRequestEnvelope[ListApplicationsActivityRecords]
+): ...
+
+
+class ListApplicationsEntitlementAssociationsRequest(
+    AuthedRequestEnvelope[ListApplicationsEntitlementAssociations]
+): ...
+
+
+class ListApplicationsEntitlementsRequest(AuthedRequestEnvelope[ListApplicationsEntitlements]): ...
+
+
+class ListApplicationsResourcesRequest(AuthedRequestEnvelope[ListApplicationsResources]): ...
+
+
+class ListCredentialsRequest(AuthedRequestEnvelope[ListCredentials]): ...
+
+
+class ListExpensesRequest(AuthedRequestEnvelope[ListExpenses]): ...
+
+
+class ListNonHumanAccountsRequest(AuthedRequestEnvelope[ListNonHumanAccounts]): ...
+
+
+class ListUpdatedAccountsRequest(AuthedRequestEnvelope[ListUpdatedAccounts]): ...
+
+
+class ProbeIntegrationRequest(AuthedRequestEnvelope[ProbeIntegration]): ...
+
+
+class ReleaseResourcesRequest(AuthedRequestEnvelope[ReleaseResources]): ...
+
+
+class TransferDataRequest(AuthedRequestEnvelope[TransferData]): ...
+
+
+class UnassignApplicationRequest(AuthedRequestEnvelope[UnassignApplication]): ...
+
+
+class UnassignApplicationEntitlementRequest(
+    AuthedRequestEnvelope[UnassignApplicationEntitlement]
+): ...
+
+
+class UpdateAccountRequest(AuthedRequestEnvelope[UpdateAccount]): ...
+
+
+class ValidateCredentialConfigRequest(RequestEnvelope[ValidateCredentialConfig]): ...
+
+
+class AppInfoResponse(ResponseEnvelope[AppInfo]): ...
+
+
+class AssignApplicationResponse(ResponseEnvelope[AssignedApplication]): ...
+
+
+class AssignApplicationEntitlementResponse(ResponseEnvelope[AssignedApplicationEntitlement]): ...
+
+
+class DowngradeLicenseResponse(ResponseEnvelope[DowngradedLicense]): ...
+
+
+class FindEntitlementAssignmentsResponse(
+    ResponseEnvelope[list[AccessGraphEntitlementAssignment]]
+): ...
+
+
+class FindEntitlementGraphResponse(ResponseEnvelope[EntitlementGraph]): ...
+
+
+class FindResourceGraphResponse(ResponseEnvelope[ResourceGraph]): ...
+
+
+class FulfillArbitraryEndpointResponse(ResponseEnvelope[ArbitraryResponse]): ...
+
+
+class GetAccountResponse(ResponseEnvelope[FoundAccountData]): ...
+
+
+class GetAccountEntitlementAssociationsResponse(
+    ResponseEnvelope[list[FoundEntitlementAssociation]]
+): ...
+
+
+class GetApplicationResponse(ResponseEnvelope[Application]): ...
+
+
+class GetApplicationAccountResponse(ResponseEnvelope[ApplicationAccount]): ...
+
+
+class GetCredentialLastActivityResponse(ResponseEnvelope[list[CredentialLastActivity]]): ...
+
+
+class GetDataRecencyResponse(ResponseEnvelope[DataRecency]): ...
+
+
+class GetNonHumanAccountLastActivityResponse(
+    ResponseEnvelope[list[NonHumanAccountLastActivity]]
+): ...
+
+
+class ListActivityRecordsResponse(ResponseEnvelope[list[ActivityRecord]]): ...
+
+
+class ListApplicationsResponse(ResponseEnvelope[list[Application]]): ...
+
+
+class ListApplicationsAccountsResponse(ResponseEnvelope[list[ApplicationAccount]]): ...
+
+
+class ListApplicationsActivityRecordsResponse(
+    ResponseEnvelope[list[ApplicationActivityRecord]]
+): ...
+
+
+class ListApplicationsEntitlementAssociationsResponse(
+    ResponseEnvelope[list[ApplicationEntitlementAssociation]]
+): ...
+
+
+class ListApplicationsEntitlementsResponse(ResponseEnvelope[list[ApplicationEntitlementData]]): ...
+
+
+class ListApplicationsResourcesResponse(ResponseEnvelope[list[ApplicationResourceData]]): ...
+
+
+class ListCredentialsResponse(ResponseEnvelope[list[Credential]]): ...
+
+
+class ListExpensesResponse(ResponseEnvelope[list[Expense]]): ...
+
+
+class ListNonHumanAccountsResponse(ResponseEnvelope[list[NonHumanAccount]]): ...
+
+
+class ListUpdatedAccountsResponse(ResponseEnvelope[UpdatedAccounts]): ...
+
+
+class ProbeIntegrationResponse(ResponseEnvelope[ProbeResults]): ...
+
+
+class ReleaseResourcesResponse(ResponseEnvelope[ReleaseResourcesStatus]): ...
+
+
+class TransferDataResponse(ResponseEnvelope[TransferDataStatus]): ...
+
+
+class UnassignApplicationResponse(ResponseEnvelope[UnassignedApplication]): ...
+
+
+class UnassignApplicationEntitlementResponse(
+    ResponseEnvelope[UnassignedApplicationEntitlement]
+): ...
+
+
+# The file's update_account result is UpdateableAccount, the payload's own schema.
+class UpdateAccountResponse(ResponseEnvelope[UpdateAccount]): ...
+
+
+class ValidateCredentialConfigResponse(ResponseEnvelope[ValidatedCredentialConfig]): ...
+
+
 class ErrorResponse(_Wire, kw_only=True):
     is_error: bool
     error: Error
@@ -822,6 +1976,9 @@ class Info(_Wire, kw_only=True):
     logo_url: str | None = None
     app_vendor_domain: str | None = None
     oauth_scopes: dict[str, str] | None = None
+    access_graph_entitlement_rules: list[AccessGraphEntitlementRule] | None = None
+    access_graph_entitlement_types: list[AccessGraphEntitlementType] | None = None
+    implied_access_rules: list[AccessGraphImpliedAccessRule] | None = None
 
 
 class InfoResponse(ResponseEnvelope[Info]): ...
@@ -922,6 +2079,111 @@ CAPABILITIES: Final[Mapping[str, CapabilitySpec]] = {
             RefreshAccessTokenResponse,
             _AUTHZ,
             "3.5",
+        ),
+        _S("app_info", AppInfoRequest, AppInfoResponse, _SPEC),
+        _S("assign_application", AssignApplicationRequest, AssignApplicationResponse, _W),
+        _S(
+            "assign_application_entitlement",
+            AssignApplicationEntitlementRequest,
+            AssignApplicationEntitlementResponse,
+            _W,
+        ),
+        _S("downgrade_license", DowngradeLicenseRequest, DowngradeLicenseResponse, _W),
+        _S(
+            "find_entitlement_assignments",
+            FindEntitlementAssignmentsRequest,
+            FindEntitlementAssignmentsResponse,
+            _R,
+        ),
+        _S("find_entitlement_graph", FindEntitlementGraphRequest, FindEntitlementGraphResponse, _R),
+        _S("find_resource_graph", FindResourceGraphRequest, FindResourceGraphResponse, _R),
+        _S(
+            "fulfill_arbitrary_endpoint",
+            FulfillArbitraryEndpointRequest,
+            FulfillArbitraryEndpointResponse,
+            _R,
+        ),
+        _S("get_account", GetAccountRequest, GetAccountResponse, _R),
+        _S(
+            "get_account_entitlement_associations",
+            GetAccountEntitlementAssociationsRequest,
+            GetAccountEntitlementAssociationsResponse,
+            _R,
+        ),
+        _S("get_application", GetApplicationRequest, GetApplicationResponse, _R),
+        _S(
+            "get_application_account",
+            GetApplicationAccountRequest,
+            GetApplicationAccountResponse,
+            _R,
+        ),
+        _S(
+            "get_credential_last_activity",
+            GetCredentialLastActivityRequest,
+            GetCredentialLastActivityResponse,
+            _R,
+        ),
+        _S("get_data_recency", GetDataRecencyRequest, GetDataRecencyResponse, _R),
+        _S(
+            "get_non_human_account_last_activity",
+            GetNonHumanAccountLastActivityRequest,
+            GetNonHumanAccountLastActivityResponse,
+            _R,
+        ),
+        _S("list_activity_records", ListActivityRecordsRequest, ListActivityRecordsResponse, _R),
+        _S("list_applications", ListApplicationsRequest, ListApplicationsResponse, _R),
+        _S(
+            "list_applications_accounts",
+            ListApplicationsAccountsRequest,
+            ListApplicationsAccountsResponse,
+            _R,
+        ),
+        _S(
+            "list_applications_activity_records",
+            ListApplicationsActivityRecordsRequest,
+            ListApplicationsActivityRecordsResponse,
+            _R,
+        ),
+        _S(
+            "list_applications_entitlement_associations",
+            ListApplicationsEntitlementAssociationsRequest,
+            ListApplicationsEntitlementAssociationsResponse,
+            _R,
+        ),
+        _S(
+            "list_applications_entitlements",
+            ListApplicationsEntitlementsRequest,
+            ListApplicationsEntitlementsResponse,
+            _R,
+        ),
+        _S(
+            "list_applications_resources",
+            ListApplicationsResourcesRequest,
+            ListApplicationsResourcesResponse,
+            _R,
+        ),
+        _S("list_credentials", ListCredentialsRequest, ListCredentialsResponse, _R),
+        _S("list_expenses", ListExpensesRequest, ListExpensesResponse, _R),
+        _S(
+            "list_non_human_accounts", ListNonHumanAccountsRequest, ListNonHumanAccountsResponse, _R
+        ),
+        _S("list_updated_accounts", ListUpdatedAccountsRequest, ListUpdatedAccountsResponse, _R),
+        _S("probe_integration", ProbeIntegrationRequest, ProbeIntegrationResponse, _R),
+        _S("release_resources", ReleaseResourcesRequest, ReleaseResourcesResponse, _W),
+        _S("transfer_data", TransferDataRequest, TransferDataResponse, _W),
+        _S("unassign_application", UnassignApplicationRequest, UnassignApplicationResponse, _W),
+        _S(
+            "unassign_application_entitlement",
+            UnassignApplicationEntitlementRequest,
+            UnassignApplicationEntitlementResponse,
+            _W,
+        ),
+        _S("update_account", UpdateAccountRequest, UpdateAccountResponse, _W),
+        _S(
+            "validate_credential_config",
+            ValidateCredentialConfigRequest,
+            ValidateCredentialConfigResponse,
+            _V,
         ),
     )
 }
