@@ -1619,6 +1619,14 @@ class ResponseEnvelope(_Wire, Generic[T], kw_only=True):
     execution_summary: ExecutionSummary | None = None
 
 
+class CustomRequest(AuthedRequestEnvelope[P], Generic[P], kw_only=True):
+    """The request of a custom capability: ``request: CustomRequest[SyncGroups]``."""
+
+
+class CustomResponse(ResponseEnvelope[T], Generic[T], kw_only=True):
+    """The response of a custom capability: ``-> CustomResponse[SyncResult]``."""
+
+
 class ValidateCredentialsRequest(AuthedRequestEnvelope[ValidateCredentials]): ...
 
 
@@ -2863,6 +2871,35 @@ def _first_line(doc: str | None) -> str | None:
     return " ".join(line.split()) or None
 
 
+_RESERVED_NAMES: Final = frozenset(("info", "connected_info", "healthz", "openapi"))
+
+
+def _custom_spec(where: str, name: str) -> CapabilitySpec:
+    """The table row of a custom capability, once its name passes the rules."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z]+(?:_[a-z]+)*", name):
+        raise RegistrationError(
+            f"{where}: a custom capability's name is snake_case letters (sync_groups), not {name!r}"
+        )
+    if name in CAPABILITIES or name in _RESERVED_NAMES:
+        raise RegistrationError(
+            f"{where}: {name!r} is a standard name; register it with @capability, "
+            "or choose another name for a custom capability"
+        )
+    return CapabilitySpec(name, CustomRequest, CustomResponse, "custom")
+
+
+def _origin(tp: Any) -> Any:
+    """The class of a type: `CustomRequest` for `CustomRequest[Groups]`."""
+    return typing.get_origin(tp) or tp
+
+
+def _subtype(tp: Any, base: type[Any]) -> bool:
+    origin = _origin(tp)
+    return isinstance(origin, type) and issubclass(origin, base)
+
+
 def _where(func: Callable[..., Any]) -> str:
     return f"{getattr(func, '__module__', '?')}:{getattr(func, '__name__', repr(func))}"
 
@@ -2899,7 +2936,11 @@ def _call_author(cap: Capability) -> Link:
 def _auth_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
     """Checks that the request carries the kind of credential the connector takes."""
     expected = integration._auth_field
-    if expected is None or not issubclass(cap.request_type, AuthedRequestEnvelope):
+    if (
+        expected is None
+        or not _subtype(cap.request_type, AuthedRequestEnvelope)
+        or cap.name in _UNCHECKED
+    ):
         return inner
 
     def with_auth(request: Any, settings: Any) -> Awaitable[Any]:
@@ -2918,7 +2959,7 @@ def _auth_link(inner: Link, cap: Capability, integration: "Integration") -> Link
 def _settings_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
     """Validates `settings` against the settings model before anything runs."""
     model = integration.settings_model
-    if model is None:
+    if model is None or cap.name in _UNCHECKED:
         return inner
 
     def with_settings(request: Any, settings: Any) -> Awaitable[Any]:
@@ -2934,7 +2975,7 @@ def _settings_link(inner: Link, cap: Capability, integration: "Integration") -> 
 
 def _response_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
     """Type-checks, trims, encodes and (unless turned off) validates the result."""
-    expected = cap.response_type
+    expected = _origin(cap.response_type)
     validate = cap.response_decoder.decode if integration.validate_responses else None
     where = _where(cap.func)
 
@@ -2983,6 +3024,9 @@ def _guard_link(inner: Link, cap: Capability, integration: "Integration") -> Lin
 
 _LINKS: Final = (_auth_link, _settings_link, _response_link, _guard_link)
 _API_VERSIONS: Final = frozenset(("3.5", "4", "4.x"))
+# Capabilities that run without the auth and settings checks: app_info describes
+# the connector to a caller that has no credentials yet.
+_UNCHECKED: Final = frozenset(("app_info",))
 
 
 class Integration:
@@ -3067,6 +3111,9 @@ class Integration:
         self.oauth_settings = oauth_settings
         self.capabilities: dict[str, Capability] = {}
         self._info: bytes | None = None
+        self._openapi: dict[tuple[bool, bool], bytes] = {}
+        if self.api_version != "3.5":
+            _install_defaults(self)
         if oauth_settings is not None:
             _install_oauth(self)
 
@@ -3129,12 +3176,32 @@ class Integration:
             )
         return self.capability(name, display_name=display_name, description=description)
 
+    def custom_capability(
+        self, name: str, *, display_name: str | None = None, description: str | None = None
+    ) -> Callable[[F], F]:
+        """Registers a capability of the connector's own (snake_case, not a standard name).
+
+        @integration.custom_capability("sync_groups")
+        async def sync_groups(request: CustomRequest[Groups]) -> CustomResponse[Synced]: ...
+        """
+
+        def decorator(func: F) -> F:
+            self._register(
+                name, func, custom=True, display_name=display_name, description=description
+            )
+            return func
+
+        return decorator
+
+    register_custom_capability = custom_capability
+
     def _register(
         self,
         name: str | None,
         func: Callable[..., Any],
         *,
         default: bool = False,
+        custom: bool = False,
         display_name: str | None = None,
         description: str | None = None,
     ) -> None:
@@ -3172,7 +3239,13 @@ class Integration:
                     f"{where}: cannot tell the capability from request type {request_type!r}; "
                     "annotate it with a capability request such as ListAccountsRequest"
                 )
-        spec = CAPABILITIES.get(str(name))
+            named = getattr(func, "__name__", "")
+            if named in CAPABILITIES and named != name:
+                raise RegistrationError(
+                    f"{where}: the function is named like capability {named!r}, but its "
+                    f"request annotation is {name}'s; rename one of them"
+                )
+        spec = _custom_spec(where, name) if custom else CAPABILITIES.get(str(name))
         if spec is None:
             raise RegistrationError(f"{where}: unknown capability {name!r}")
         if self.api_version == "3.5" and spec.since != "3.5":
@@ -3181,7 +3254,7 @@ class Integration:
                 'api_version="3.5"); it needs API 4'
             )
         expected_request, expected_response = spec.request_type, spec.response_type
-        if not (isinstance(request_type, type) and issubclass(request_type, expected_request)):
+        if not _subtype(request_type, expected_request):
             raise RegistrationError(
                 f"{where}: {spec.name} takes {expected_request.__name__}, "
                 f"but parameter {params[0]!r} is annotated {request_type!r}"
@@ -3191,7 +3264,7 @@ class Integration:
             raise RegistrationError(
                 f"{where}: needs a return annotation ({expected_response.__name__})"
             )
-        if not (isinstance(response_type, type) and issubclass(response_type, expected_response)):
+        if not _subtype(response_type, expected_response):
             raise RegistrationError(
                 f"{where}: {spec.name} returns {expected_response.__name__}, "
                 f"but the return annotation is {response_type!r}"
@@ -3237,6 +3310,7 @@ class Integration:
         cap.chain = self._compose(cap)
         self.capabilities[spec.name] = cap
         self._info = None
+        self._openapi = {}
 
     def _compose(self, cap: Capability) -> Link:
         """The chain of `cap`: `_LINKS` wrapped around the call, outermost first."""
@@ -3376,6 +3450,17 @@ class Integration:
             self._info = _encode(self._build_info())
         return self._info
 
+    def openapi_json(self, *, with_token: bool = False, http_status: bool = False) -> bytes:
+        """The connector's OpenAPI 3.1 document (what server.py serves and app_info returns).
+
+        `with_token` adds the bearer security scheme; `http_status` describes
+        error envelopes answered with their code's status instead of 200.
+        """
+        key = (with_token, http_status)
+        if key not in self._openapi:
+            self._openapi[key] = _encode(_openapi_document(self, with_token, http_status))
+        return self._openapi[key]
+
     def _build_info(self) -> InfoResponse:
         names = sorted(self.capabilities)
         schemas: dict[str, CapabilitySchema] = {}
@@ -3411,6 +3496,93 @@ class Integration:
             oauth_scopes={str(k): v for k, v in scopes.items()} if scopes else None,
         )
         return InfoResponse(response=info)
+
+
+def _openapi_document(
+    integration: Integration, with_token: bool, http_status: bool
+) -> dict[str, Any]:
+    """Every capability's request and response from the msgspec schemas, with the
+    `x-` marks of API 4.x's OpenAPISpecification (app id, capabilities, ...)."""
+    caps = sorted(integration.capabilities.values(), key=lambda cap: cap.name)
+    types: list[Any] = []
+    for cap in caps:
+        types += (cap.request_type, cap.response_type)
+    types += (InfoResponse, ErrorResponse)
+    extra = [t for t in (integration.settings_model, integration.auth) if t is not None]
+    refs, components = msgspec.json.schema_components(
+        [*types, *extra], ref_template="#/components/schemas/{name}"
+    )
+    info_ref, error_ref = refs[len(types) - 2], refs[len(types) - 1]
+
+    def body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    # Errors found before dispatch (routing, limits, the token) keep their status.
+    routing = body(
+        error_ref, "Error envelope: refused before dispatch (404, 405, 413, 401) or a 500"
+    )
+    error = body(error_ref, "Error envelope (the status follows its error_code)")
+    paths: dict[str, Any] = {}
+    for index, cap in enumerate(caps):
+        request_ref, response_ref = refs[2 * index], refs[2 * index + 1]
+        if http_status:
+            ok = body(response_ref, "Success")
+        else:
+            # As the Lumos spec writes it: a 200 carries the response or an error envelope.
+            ok = body({"anyOf": [response_ref, error_ref]}, "Success or error envelope")
+        operation: dict[str, Any] = {
+            "operationId": cap.name,
+            "summary": cap.display_name,
+            "requestBody": {"required": True, **body(request_ref, "Request envelope")},
+            "responses": {"200": ok, "default": error if http_status else routing},
+        }
+        if cap.description:
+            operation["description"] = cap.description
+        paths[f"/{cap.name}"] = {"post": operation}
+    info_op = {"responses": {"200": body(info_ref, "Connector metadata"), "default": routing}}
+    paths["/info"] = {
+        "get": {"operationId": "info", **info_op},
+        "post": {"operationId": "info_post", **info_op},
+    }
+    health = {"type": "object", "properties": {"status": {"const": "ok"}}}
+    paths["/healthz"] = {
+        "get": {"operationId": "healthz", "security": [], "responses": {"200": body(health, "OK")}}
+    }
+    described = integration.description_data
+    builtins = msgspec.to_builtins
+    info: dict[str, Any] = {
+        "title": described.user_friendly_name or integration.app_id,
+        "description": described.description or "",
+        "version": str(integration.version),
+        "x-app-id": integration.app_id,
+        "x-app-logo-url": described.logo_url or "",
+        "x-app-vendor-domain": described.app_vendor_domain or "",
+        "x-entitlement-types": builtins(integration.entitlement_types),
+        "x-resource-types": builtins(integration.resource_types),
+        "x-categories": {str(c): True for c in described.categories or ()},
+        "x-capabilities": [cap.name for cap in caps],
+        "x-multi-credential": False,
+        "x-allowed-credentials": [],
+    }
+    if integration.settings_model is not None:
+        info["x-settings-schema"] = refs[len(types)]
+    if integration.auth is not None:
+        info["x-auth-schema"] = refs[-1]
+    scopes = getattr(integration.oauth_settings, "scopes", None)
+    if scopes:
+        info["x-oauth-settings"] = {"scopes": dict(scopes)}
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": info,
+        "servers": [],
+        "tags": [],
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+    if with_token:
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        document["security"] = [{"bearer": []}]
+    return document
 
 
 def _payload_type(envelope: type[Any], field: str) -> Any:
@@ -3463,6 +3635,158 @@ def get_page(request: Any) -> Page:
     """The request's page, or an empty Page() for the first one."""
     page = getattr(request, "page", None)
     return page if page is not None else Page()
+
+
+def request_fingerprint(request: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of the request's payload, for execution summaries.
+
+    request_fingerprint(request) == request_fingerprint(same_payload_sent_again)
+    """
+    import hashlib
+
+    payload = msgspec.to_builtins(getattr(request, "request", request))
+    canonical = msgspec.json.encode(payload, order="sorted")
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def execution_summary(
+    request: Any,
+    effect: Effect,
+    *,
+    is_idempotent: bool = True,
+    description: str | None = None,
+) -> ExecutionSummary:
+    """What a write capability did, for its response's `execution_summary`.
+
+    return UpdateAccountResponse(response=..., execution_summary=execution_summary(
+        request, NoopEffect(reason=NoopEffectReason.STATE_ALREADY_MATCHES)))
+    """
+    return ExecutionSummary(
+        effect=effect,
+        request_fingerprint=request_fingerprint(request),
+        is_idempotent=is_idempotent,
+        description=description,
+    )
+
+
+# ---- Default capabilities ---------------------------------------------------
+# Every 4.x integration answers app_info and probe_integration; an author's own
+# registration of either replaces the default.
+
+# probe_integration: each check lists a few pages of a few items, within a time limit.
+_PROBE_PAGE_SIZE: Final = 5
+_PROBE_MAX_PAGES: Final = 3
+_PROBE_SECONDS: Final = 20.0
+_PROBE_SAMPLES: Final = 3
+_PROBE_CHECKS: Final = {
+    ProbeCheckName.ACCOUNTS: "list_accounts",
+    ProbeCheckName.ENTITLEMENTS: "list_entitlements",
+    ProbeCheckName.ENTITLEMENT_ASSOCIATIONS: "find_entitlement_associations",
+}
+
+
+def _install_defaults(integration: Integration) -> None:
+    async def app_info(request: AppInfoRequest) -> AppInfoResponse:
+        """The connector's own OpenAPI document."""
+        schema = msgspec.json.decode(integration.openapi_json())
+        return AppInfoResponse(response=AppInfo(app_id=integration.app_id, app_schema=schema))
+
+    async def probe_integration(request: ProbeIntegrationRequest) -> ProbeIntegrationResponse:
+        """Lists a few accounts, entitlements and associations to show the connector works."""
+        return ProbeIntegrationResponse(response=await _probe(integration, request))
+
+    integration._register("app_info", app_info, default=True)
+    integration._register("probe_integration", probe_integration, default=True)
+
+
+async def _probe(integration: Integration, request: ProbeIntegrationRequest) -> ProbeResults:
+    started = time.monotonic()
+    wanted = request.request.checks or list(_PROBE_CHECKS)
+    checks = [await _probe_check(integration, request, name) for name in wanted]
+    ran = [c for c in checks if c.status in (ProbeCheckStatus.PASSED, ProbeCheckStatus.FAILED)]
+    passed = sum(c.status is ProbeCheckStatus.PASSED for c in ran)
+    if passed == len(ran):
+        status = ProbeStatus.PASSED if ran else ProbeStatus.PARTIAL
+    else:
+        status = ProbeStatus.PARTIAL if passed else ProbeStatus.FAILED
+    duration = int((time.monotonic() - started) * 1000)
+    return ProbeResults(status=status, checks=checks, duration_ms=duration)
+
+
+async def _probe_check(
+    integration: Integration, request: ProbeIntegrationRequest, name: ProbeCheckName
+) -> ProbeCheck:
+    """One check: the capability's pages, through its own chain; never raises."""
+    import anyio
+
+    capability = _PROBE_CHECKS.get(name)
+    if capability is None or capability not in integration.capabilities:
+        return ProbeCheck(
+            check=name,
+            capability=capability,
+            status=ProbeCheckStatus.UNSUPPORTED,
+            source=ProbeCheckSource.DEFAULT,
+            observed_count=0,
+            samples=[],
+        )
+    started = time.monotonic()
+    count, error, token = 0, None, None
+    samples: list[ProbeSample | None] = []
+    envelope: dict[str, Any] = {
+        "auth": request.auth,
+        "credentials": request.credentials,
+        "settings": request.settings,
+        "request": {},
+    }
+    with anyio.move_on_after(_PROBE_SECONDS) as scope:
+        for _ in range(_PROBE_MAX_PAGES):
+            envelope["page"] = Page(token=token, size=_PROBE_PAGE_SIZE)
+            out, code = await integration.dispatch_result(capability, _encode(envelope))
+            if code is not None:
+                error = msgspec.json.decode(out, type=ErrorResponse).error
+                break
+            answer = msgspec.json.decode(out)
+            items = answer.get("response") or []
+            count += len(items)
+            samples += [_probe_sample(item) for item in items[: _PROBE_SAMPLES - len(samples)]]
+            token = (answer.get("page") or {}).get("token")
+            if not token:
+                break
+    message = None
+    if scope.cancelled_caught:
+        message = f"Stopped after {_PROBE_SECONDS:g}s"
+    elif error is not None:
+        message = f"{capability} failed: {error.error_code}"
+    return ProbeCheck(
+        check=name,
+        capability=capability,
+        status=ProbeCheckStatus.FAILED if error else ProbeCheckStatus.PASSED,
+        source=ProbeCheckSource.DEFAULT,
+        observed_count=count,
+        samples=[s for s in samples if s is not None],
+        duration_ms=int((time.monotonic() - started) * 1000),
+        error=error,
+        message=message,
+    )
+
+
+def _probe_sample(item: dict[str, Any]) -> ProbeSample | None:
+    try:
+        if "account_id" in item:
+            return msgspec.convert(
+                {**item, "linked_to_sampled_account": False}, ProbeSampleAssociation
+            )
+        if "entitlement_type" in item:
+            return msgspec.convert(item, ProbeSampleEntitlement)
+        return msgspec.convert(
+            {
+                k: item.get(k)
+                for k in ("integration_specific_id", "email", "username", "user_status")
+            },
+            ProbeSampleAccount,
+        )
+    except msgspec.ValidationError:
+        return None
 
 
 # ---- HTTP client ------------------------------------------------------------
@@ -4485,7 +4809,11 @@ async def _send_token_request(settings: OAuthSettings, request: Request) -> Resp
     # Never retried: an authorization code is single-use (RFC 6749 §4.1.2).
     client = settings.client_factory() if settings.client_factory else HTTPClient()
     async with client:
-        return await client.send(request, retry=False)
+        try:
+            return await client.send(request, retry=False)
+        except TransportError as exc:
+            exc.retryable = False  # the code may be spent already: never retryable
+            raise
 
 
 def _parse_token_response(
@@ -4640,13 +4968,19 @@ def _call(
         file = open(path, "wb")  # noqa: SIM115 - closed below, after the call
     except OSError as exc:
         parser.error(f"cannot write {path}: {exc.strerror}")
-    with file:
-        out, _ = asyncio.run(integration.dispatch_result(name.replace("-", "_"), body))
-        if path.endswith(".gz"):
-            import gzip
+    out, _ = asyncio.run(integration.dispatch_result(name.replace("-", "_"), body))
+    if args.pretty:
+        out = msgspec.json.format(out, indent=2)
+    if path.endswith(".gz"):
+        import gzip
 
-            out = gzip.compress(out)
-        file.write(out)
+        out = gzip.compress(out)
+    try:
+        with file:
+            file.write(out)
+    except OSError as exc:
+        sys.stderr.write(f"cannot write the result to {path}: {exc.strerror}\n")
+        return 1
     return 0  # a result was written: the reader looks at it for errors
 
 

@@ -360,8 +360,8 @@ class ConnectorApp:
     def openapi_json(self) -> bytes:
         """The OpenAPI 3.1 document of every registered capability, built once."""
         if self._openapi is None:
-            self._openapi = _openapi_document(
-                self.integration, self._expected is not None, self.http_status
+            self._openapi = self.integration.openapi_json(
+                with_token=self._expected is not None, http_status=self.http_status
             )
         return self._openapi
 
@@ -407,66 +407,6 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-def _openapi_document(
-    integration: connector.Integration, with_token: bool, http_status: bool
-) -> bytes:
-    caps = sorted(integration.capabilities.values(), key=lambda cap: str(cap.name))
-    types: list[Any] = []
-    for cap in caps:
-        types += (cap.request_type, cap.response_type)
-    types += (connector.InfoResponse, connector.ErrorResponse)
-    refs, components = msgspec.json.schema_components(
-        types, ref_template="#/components/schemas/{name}"
-    )
-    info_ref, error_ref = refs[-2], refs[-1]
-
-    def body(schema: dict[str, Any], description: str) -> dict[str, Any]:
-        return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-    # Errors found before dispatch (routing, limits, the token) keep their status.
-    routing = body(
-        error_ref, "Error envelope: refused before dispatch (404, 405, 413, 401) or a 500"
-    )
-    if http_status:
-        error = body(error_ref, "Error envelope (the status follows its error_code)")
-    else:
-        error = routing
-    paths: dict[str, Any] = {}
-    for index, cap in enumerate(caps):
-        request_ref, response_ref = refs[2 * index], refs[2 * index + 1]
-        if http_status:
-            ok = body(response_ref, "Success")
-        else:
-            # As the Lumos spec writes it: a 200 carries the response or an error envelope.
-            ok = body({"anyOf": [response_ref, error_ref]}, "Success or error envelope")
-        paths[f"/{cap.name}"] = {
-            "post": {
-                "operationId": str(cap.name),
-                "requestBody": {"required": True, **body(request_ref, "Request envelope")},
-                "responses": {"200": ok, "default": error},
-            }
-        }
-    info_op = {"responses": {"200": body(info_ref, "Connector metadata"), "default": routing}}
-    paths["/info"] = {
-        "get": {"operationId": "info", **info_op},
-        "post": {"operationId": "info_post", **info_op},
-    }
-    health = {"type": "object", "properties": {"status": {"const": "ok"}}}
-    paths["/healthz"] = {
-        "get": {"operationId": "healthz", "security": [], "responses": {"200": body(health, "OK")}}
-    }
-    document: dict[str, Any] = {
-        "openapi": "3.1.0",
-        "info": {"title": integration.app_id, "version": str(integration.version)},
-        "paths": paths,
-        "components": {"schemas": components},
-    }
-    if with_token:
-        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-        document["security"] = [{"bearer": []}]
-    return msgspec.json.encode(document)
 
 
 # ---- The built-in HTTP/1.1 server --------------------------------------------------

@@ -28,4 +28,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "deactivate_account": {"account_id": "user-0001"},
     "delete_account": {"account_id": "user-0001"},
     "list_custom_attributes_schema": {},
+    # Every 4.x integration's own:
+    "app_info": {},
+    "probe_integration": {},
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import subprocess
@@ -59,6 +60,41 @@ async def validate_credentials(
 
 if __name__ == "__main__":
     connector.run({name})
+"""
+
+
+# A connector whose capability leaves a marker file: a test can tell whether it ran.
+MARKER_CONNECTOR = """\
+import pathlib
+
+import connector
+from connector import (
+    BasicCredential,
+    Integration,
+    ValidateCredentialsRequest,
+    ValidateCredentialsResponse,
+    ValidatedCredentials,
+)
+
+MARKER = pathlib.Path(__file__).with_name("capability-ran")
+
+integration = Integration(app_id="marker", version="1.2.3", auth=BasicCredential)
+
+
+@integration.capability
+async def validate_credentials(
+    request: ValidateCredentialsRequest,
+) -> ValidateCredentialsResponse:
+    MARKER.write_text("ran")
+    if request.auth.basic.password != "pw":
+        raise connector.ConnectorError("wrong password", connector.ErrorCode.UNAUTHORIZED)
+    return ValidateCredentialsResponse(
+        response=ValidatedCredentials(valid=True, unique_tenant_id="marker-tenant")
+    )
+
+
+if __name__ == "__main__":
+    connector.run(integration)
 """
 
 
@@ -257,7 +293,7 @@ def test_wrong_password_is_exit_1_and_never_echoed() -> None:
     proc = cli("call", EXAMPLE, "validate_credentials", "--json", WRONG)
     assert proc.returncode == 1
     assert_clean(proc)
-    assert error_of(proc.stdout).error_code == "mock.unauthorized"
+    assert error_of(proc.stdout).error_code == "unauthorized"
     assert SECRET.encode() not in proc.stdout + proc.stderr
 
 
@@ -293,7 +329,7 @@ def test_secret_never_appears_for_a_failing_call(body: str) -> None:
     assert_clean(proc)
     assert SECRET.encode() not in proc.stdout
     assert SECRET.encode() not in proc.stderr
-    assert error_of(proc.stdout).error_code in {"mock.bad_request", "mock.unauthorized"}
+    assert error_of(proc.stdout).error_code in {"bad_request", "unauthorized"}
 
 
 @pytest.mark.parametrize("body", ["{", "", "[]", "null", "not json", '{"request": {}}'])
@@ -302,14 +338,14 @@ def test_bad_json_is_a_bad_request_envelope(body: str) -> None:
     assert proc.returncode == 1
     assert_clean(proc)
     error = error_of(proc.stdout)
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert error.raised_by is None
 
 
 def test_empty_stdin_is_a_bad_request_envelope() -> None:
     proc = cli("call", EXAMPLE, "validate_credentials", input="")
     assert proc.returncode == 1
-    assert error_of(proc.stdout).error_code == "mock.bad_request"
+    assert error_of(proc.stdout).error_code == "bad_request"
 
 
 @pytest.mark.parametrize("name", ["get_authorization_url", "frobnicate", "list_accounts_"])
@@ -317,7 +353,8 @@ def test_unregistered_capability_is_not_implemented(name: str) -> None:
     proc = cli("call", EXAMPLE, name, "--json", GOOD)
     assert proc.returncode == 1
     assert_clean(proc)
-    assert error_of(proc.stdout).error_code == "mock.not_implemented"
+    # 3.5's not_implemented is written as unsupported_operation on the 4.x wire.
+    assert error_of(proc.stdout).error_code == "unsupported_operation"
 
 
 # ---- python -m connector: usage errors (exit 2) --------------------------------
@@ -392,7 +429,7 @@ def test_json_argument_that_is_not_utf8_is_a_bad_request_envelope() -> None:
     )
     assert_clean(proc)
     assert proc.returncode == 1
-    assert error_of(proc.stdout).error_code == "mock.bad_request"
+    assert error_of(proc.stdout).error_code == "bad_request"
 
 
 @pytest.mark.parametrize(
@@ -431,7 +468,7 @@ def test_python_m_connector_aliases_itself_for_user_code(tmp_path: Path) -> None
     assert proc.returncode == 1, proc.stderr
     assert_clean(proc)
     error = error_of(proc.stdout)
-    assert error.error_code == "tiny.not_found"  # not unexpected_error: same ConnectorError
+    assert error.error_code == "not_found"  # not unexpected_error: same ConnectorError
     assert error.raised_by == "ConnectorError"
     assert error.message == "nobody home"
 
@@ -442,7 +479,10 @@ def test_connector_run_as_a_script(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert_clean(proc)
     info = msgspec.json.decode(proc.stdout, type=InfoResponse).response
-    assert (info.app_id, info.capabilities) == ("tiny", ["validate_credentials"])
+    assert (info.app_id, info.capabilities) == (
+        "tiny",
+        ["app_info", "probe_integration", "validate_credentials"],
+    )
 
     proc = cli(str(script), "validate-credentials", "--json", tiny_body("pw"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -450,7 +490,7 @@ def test_connector_run_as_a_script(tmp_path: Path) -> None:
 
     proc = cli(str(script), "validate_credentials", input=tiny_body("nope"), cwd=tmp_path)
     assert proc.returncode == 1
-    assert error_of(proc.stdout).error_code == "tiny.not_found"
+    assert error_of(proc.stdout).error_code == "not_found"
 
     proc = cli(str(script), "list-accounts", "--json", GOOD, cwd=tmp_path)
     assert proc.returncode == 2
@@ -505,7 +545,7 @@ def test_main_call_json_and_exit_codes(capsysbinary: pytest.CaptureFixture[bytes
     assert len(result.response) == 10
     assert connector.main(["call", EXAMPLE_PATH, "validate_credentials", "--json", WRONG]) == 1
     out, err = capsysbinary.readouterr()
-    assert error_of(out).error_code == "mock.unauthorized"
+    assert error_of(out).error_code == "unauthorized"
     assert SECRET.encode() not in out + err
 
 
@@ -603,7 +643,7 @@ def test_run_every_capability_by_both_names(
 def test_run_error_envelope_is_exit_1(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     code, out = run_mock(["validate-credentials", "--json", WRONG], capsysbinary)
     assert code == 1
-    assert error_of(out).error_code == "mock.unauthorized"
+    assert error_of(out).error_code == "unauthorized"
     assert SECRET.encode() not in out
 
 
@@ -643,3 +683,249 @@ def test_run_usage_errors_exit_2(
     code, out = run_mock(argv, capsysbinary)
     assert code == 2
     assert out == b""
+
+
+# ---- --result-file-path: the result goes to a file (gzip for .gz), exit 0 ------
+
+
+def read_result(path: Path) -> bytes:
+    """The bytes of a result file: gunzipped for .gz (which must be gzip), else as is."""
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        assert data[:2] == b"\x1f\x8b", data[:20]  # gzip's magic number
+        return gzip.decompress(data)
+    assert data[:2] != b"\x1f\x8b"  # plain JSON unless asked
+    return data
+
+
+def assert_same_result(written: bytes, printed: bytes) -> None:
+    """The file holds the document stdout would have printed (its trailing newline aside)."""
+    assert printed.endswith(b"\n")
+    assert written.rstrip(b"\n") == printed.rstrip(b"\n")
+    msgspec.json.decode(written)
+
+
+def assert_quiet(proc: subprocess.CompletedProcess[bytes]) -> None:
+    """Exit 0, nothing on stdout (the result is in the file), no traceback."""
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout == b""
+    assert_clean(proc, json=False)
+
+
+UNWRITABLE = ["no/such/dir/result.json", "no/such/dir/result.json.gz", "."]
+
+
+@pytest.mark.parametrize("name", ["result.json", "result.json.gz"])
+@pytest.mark.parametrize(
+    "capability", ["list_accounts", "list-entitlements", "validate_credentials"]
+)
+def test_call_result_file_path(tmp_path: Path, name: str, capability: str) -> None:
+    printed = cli("call", EXAMPLE, capability, "--json", GOOD)
+    assert printed.returncode == 0, printed.stderr
+    path = tmp_path / name
+    path.write_bytes(b"stale content, longer than nothing at all")  # replaced, not appended to
+    proc = cli("call", EXAMPLE, capability, "--json", GOOD, "--result-file-path", str(path))
+    assert_quiet(proc)
+    assert_same_result(read_result(path), printed.stdout)
+
+
+def test_call_result_file_path_gz_of_a_large_result(tmp_path: Path) -> None:
+    body = msgspec.json.encode(
+        {
+            "auth": {"basic": {"username": "admin", "password": PASSWORD}},
+            "request": {},
+            "page": {"size": 1000},
+        }
+    ).decode()
+    printed = cli("call", EXAMPLE, "find_entitlement_associations", "--json", body)
+    assert printed.returncode == 0, printed.stderr
+    path = tmp_path / "associations.json.gz"
+    proc = cli(
+        "call", EXAMPLE, "find_entitlement_associations", "--json", body,
+        "--result-file-path", str(path),
+    )  # fmt: skip
+    assert_quiet(proc)
+    assert path.stat().st_size < len(printed.stdout)  # it really is compressed
+    assert_same_result(read_result(path), printed.stdout)
+
+
+@pytest.mark.parametrize("name", ["result.json", "result.json.gz"])
+def test_call_result_file_path_honours_pretty(tmp_path: Path, name: str) -> None:
+    printed = cli("call", EXAMPLE, "list_accounts", "--json", GOOD, "--pretty")
+    assert b'\n  "response": [' in printed.stdout
+    path = tmp_path / name
+    proc = cli(
+        "call", EXAMPLE, "list_accounts", "--json", GOOD, "--pretty",
+        "--result-file-path", str(path),
+    )  # fmt: skip
+    assert_quiet(proc)
+    assert_same_result(read_result(path), printed.stdout)
+
+
+@pytest.mark.parametrize("name", ["result.json", "result.json.gz"])
+@pytest.mark.parametrize(
+    ("capability", "body", "code"),
+    [
+        ("validate_credentials", WRONG, "unauthorized"),
+        ("list_accounts", WRONG[:-5], "bad_request"),
+        ("frobnicate", GOOD, "unsupported_operation"),
+    ],
+    ids=["wrong-password", "truncated-json", "unregistered"],
+)
+def test_call_result_file_path_error_envelope_is_exit_0(
+    tmp_path: Path, name: str, capability: str, body: str, code: str
+) -> None:
+    printed = cli("call", EXAMPLE, capability, "--json", body)
+    assert printed.returncode == 1  # without the option: exit 1, as before
+    path = tmp_path / name
+    proc = cli("call", EXAMPLE, capability, "--json", body, "--result-file-path", str(path))
+    assert_quiet(proc)
+    written = read_result(path)
+    assert_same_result(written, printed.stdout)
+    assert error_of(written).error_code == code
+    assert SECRET.encode() not in written + proc.stderr
+
+
+def test_main_result_file_path(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    path = tmp_path / "out.json.gz"
+    argv = ["call", EXAMPLE_PATH, "validate_credentials", "--json", WRONG]
+    assert connector.main([*argv, "--result-file-path", str(path)]) == 0
+    out, err = capsysbinary.readouterr()
+    assert out == b""
+    error = error_of(read_result(path))
+    assert error.error_code == "unauthorized"
+    assert error.error_metadata is not None and error.error_metadata.refreshable is True
+    assert SECRET.encode() not in read_result(path) + err
+    assert connector.main(argv) == 1
+    assert_same_result(read_result(path), capsysbinary.readouterr().out)
+
+
+@pytest.mark.parametrize("target", UNWRITABLE)
+def test_call_unwritable_result_file_path_is_exit_2_before_the_capability(
+    tmp_path: Path, target: str
+) -> None:
+    script = write(tmp_path / "marker_conn.py", MARKER_CONNECTOR)
+    marker = tmp_path / "capability-ran"
+    path = tmp_path / target
+    proc = cli("call", str(script), "validate_credentials", "--json", tiny_body("pw"),
+               "--result-file-path", str(path))  # fmt: skip
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stdout == b""
+    assert_clean(proc)
+    assert b"usage:" in proc.stderr
+    assert str(path).encode() in proc.stderr
+    assert not marker.exists()  # the capability did not run
+    assert not (tmp_path / "no").exists()
+    # The same call with a writable path runs it (so the marker does tell).
+    good = tmp_path / "result.json"
+    proc = cli("call", str(script), "validate_credentials", "--json", tiny_body("pw"),
+               "--result-file-path", str(good))  # fmt: skip
+    assert_quiet(proc)
+    assert marker.exists()
+    assert msgspec.json.decode(good.read_bytes())["response"]["unique_tenant_id"] == "marker-tenant"
+
+
+# ---- --result-file-path on a connector's own CLI (connector.run) -----------------
+
+
+@pytest.mark.parametrize("name", ["result.json", "result.json.gz"])
+@pytest.mark.parametrize("spelling", ["list_accounts", "list-accounts"])
+def test_run_result_file_path(
+    tmp_path: Path, name: str, spelling: str, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    code, printed = run_mock([spelling, "--json", GOOD], capsysbinary)
+    assert code == 0
+    path = tmp_path / name
+    code, out = run_mock([spelling, "--json", GOOD, "--result-file-path", str(path)], capsysbinary)
+    assert (code, out) == (0, b"")
+    assert_same_result(read_result(path), printed)
+    assert len(msgspec.json.decode(read_result(path), type=ListAccountsResponse).response) == 10
+
+
+@pytest.mark.parametrize("name", ["result.json", "result.json.gz"])
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["validate-credentials", "--json", WRONG], "unauthorized"),
+        (["list_accounts", "--json", "{"], "bad_request"),
+        (["activate-account", "--json", GOOD.replace('"request":{}', '"request":{"account_id":"user-9999"}')], "not_found"),
+    ],
+    ids=["wrong-password", "bad-json", "unknown-account"],
+)  # fmt: skip
+def test_run_result_file_path_error_envelope_is_exit_0(
+    tmp_path: Path,
+    name: str,
+    argv: list[str],
+    code: str,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    exit_code, printed = run_mock(argv, capsysbinary)
+    assert exit_code == 1
+    path = tmp_path / name
+    exit_code, out = run_mock([*argv, "--result-file-path", str(path)], capsysbinary)
+    assert (exit_code, out) == (0, b"")
+    written = read_result(path)
+    assert_same_result(written, printed)
+    assert error_of(written).error_code == code
+    assert SECRET.encode() not in written
+
+
+@pytest.mark.parametrize("target", UNWRITABLE)
+def test_run_unwritable_result_file_path_is_exit_2_before_the_capability(
+    tmp_path: Path, target: str, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    body = GOOD.replace('"request":{}', '"request":{"account_id":"user-0001"}')
+    path = tmp_path / target
+    with pytest.raises(SystemExit) as exc:
+        connector.run(
+            mock_connector.integration,
+            ["delete-account", "--json", body, "--result-file-path", str(path)],
+        )
+    out, err = capsysbinary.readouterr()
+    assert (exc.value.code, out) == (2, b"")
+    assert b"usage:" in err and str(path).encode() in err
+    assert b"Traceback" not in err
+    assert not (tmp_path / "no").exists()
+    # user-0001 is still there: the first delete succeeds, the next is not_found.
+    assert run_mock(["delete-account", "--json", body], capsysbinary)[0] == 0
+    code, out = run_mock(["delete-account", "--json", body], capsysbinary)
+    assert code == 1
+    assert error_of(out).error_code == "not_found"
+
+
+@pytest.mark.parametrize("target", UNWRITABLE)
+def test_script_result_file_path(tmp_path: Path, target: str) -> None:
+    script = write(tmp_path / "marker_script.py", MARKER_CONNECTOR)
+    marker = tmp_path / "capability-ran"
+    bad = tmp_path / target
+    proc = cli(str(script), "validate-credentials", "--json", tiny_body("pw"),
+               "--result-file-path", str(bad), cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stdout == b""
+    assert_clean(proc)
+    assert b"usage:" in proc.stderr
+    assert not marker.exists()
+
+    printed = cli(str(script), "validate-credentials", "--json", tiny_body("nope"), cwd=tmp_path)
+    assert printed.returncode == 1
+    marker.unlink()
+    path = tmp_path / "result.json.gz"
+    proc = cli(str(script), "validate-credentials", "--json", tiny_body("nope"),
+               "--result-file-path", str(path), cwd=tmp_path)  # fmt: skip
+    assert_quiet(proc)
+    assert marker.exists()
+    written = read_result(path)
+    assert_same_result(written, printed.stdout)
+    assert error_of(written).error_code == "unauthorized"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("target", ["main", "run"])
+def test_result_file_that_cannot_be_written_is_no_traceback_and_not_exit_0(target: str) -> None:
+    """/dev/full opens fine and fails on write (ENOSPC): no result was written."""
+    args = (EXAMPLE,) if target == "run" else ("call", EXAMPLE)
+    proc = cli(*args, "list_accounts", "--json", GOOD, "--result-file-path", "/dev/full")
+    assert proc.returncode in (1, 2), (proc.returncode, proc.stderr)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    assert b"/dev/full" in proc.stderr
+    assert PASSWORD.encode() not in proc.stdout + proc.stderr

@@ -508,7 +508,7 @@ def test_info_has_the_4x_members_and_validates() -> None:
     data = json.loads(integration.info_json())
     info = data["response"]
     assert errors4("InfoResponse", data) == []
-    assert info["capabilities"] == ["list_accounts"]
+    assert info["capabilities"] == ["app_info", "list_accounts", "probe_integration"]
     assert info["credentials_schema"] == []
     assert info["app_vendor_domain"] == "acme.example"
     schema = info["capability_schema"]["list_accounts"]

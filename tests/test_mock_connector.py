@@ -35,6 +35,8 @@ RESPONSE_TYPES: dict[str, type[Any]] = {
     "deactivate_account": connector.DeactivateAccountResponse,
     "delete_account": connector.DeleteAccountResponse,
     "list_custom_attributes_schema": connector.ListCustomAttributesSchemaResponse,
+    "app_info": connector.AppInfoResponse,
+    "probe_integration": connector.ProbeIntegrationResponse,
 }
 
 
@@ -132,19 +134,24 @@ async def test_every_capability_succeeds_with_the_right_password(name: str) -> N
     await ok(name, VALID_PAYLOADS[name])
 
 
-@pytest.mark.parametrize("name", sorted(VALID_PAYLOADS))
+# app_info needs no credential; probe_integration reports a refusal in its checks.
+AUTHED = sorted(set(VALID_PAYLOADS) - {"app_info"})
+PASSWORD_CHECKED = sorted(set(AUTHED) - {"probe_integration"})
+
+
+@pytest.mark.parametrize("name", PASSWORD_CHECKED)
 async def test_every_capability_checks_the_password(name: str) -> None:
     error = await fail(name, VALID_PAYLOADS[name], auth=WRONG_PASSWORD)
-    assert error.error_code == "mock.unauthorized"
+    assert error.error_code == "unauthorized"
     assert "not-the-horse" not in error.message
     # and nothing changed on the way
     assert len(await all_accounts()) == 25
 
 
-@pytest.mark.parametrize("name", sorted(VALID_PAYLOADS))
+@pytest.mark.parametrize("name", AUTHED)
 async def test_every_capability_wants_basic_auth(name: str) -> None:
     error = await fail(name, VALID_PAYLOADS[name], auth={"token": {"token": "tok-secret-1"}})
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert error.raised_by is None
     assert "tok-secret-1" not in error.message
 
@@ -161,7 +168,7 @@ async def test_validate_credentials_returns_the_tenant() -> None:
 
 async def test_validate_credentials_wrong_password_is_unauthorized() -> None:
     error = await fail("validate_credentials", auth=WRONG_PASSWORD)
-    assert error.error_code == "mock.unauthorized"
+    assert error.error_code == "unauthorized"
     assert error.raised_by == "ConnectorError"
     assert error.raised_in == "mock_connector:validate_credentials"
 
@@ -169,20 +176,50 @@ async def test_validate_credentials_wrong_password_is_unauthorized() -> None:
 async def test_validate_credentials_wrong_username_is_unauthorized() -> None:
     auth = {"basic": {"username": "root", "password": "correct-horse"}}
     error = await fail("validate_credentials", auth=auth)
-    assert error.error_code == "mock.unauthorized"
+    assert error.error_code == "unauthorized"
 
 
 async def test_validate_credentials_token_auth_is_a_bad_request() -> None:
     error = await fail("validate_credentials", auth={"token": {"token": "abcdefgh"}})
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert error.raised_by is None
     assert error.raised_in is None
     assert "auth.basic" in error.message
 
 
+@pytest.mark.parametrize("name", AUTHED)
+@pytest.mark.parametrize("auth", ["absent", "null"])
+async def test_missing_auth_is_a_bad_request(name: str, auth: str) -> None:
+    """`auth` is optional in the 4.x structs; the connector's auth check still wants it."""
+    body: dict[str, Any] = {"request": VALID_PAYLOADS[name]}
+    if auth == "null":
+        body["auth"] = None
+    out, code = await mock_connector.integration.dispatch_result(name, msgspec.json.encode(body))
+    assert code is connector.ErrorCode.BAD_REQUEST
+    error = msgspec.json.decode(out, type=ErrorResponse).error
+    assert error.error_code == "bad_request"
+    assert error.message.startswith("Missing `auth.basic`"), error.message
+    assert error.raised_by is None
+    assert len(await all_accounts()) == 25
+
+
+async def test_errors_carry_the_metadata_of_their_code() -> None:
+    error = await fail("validate_credentials", auth=WRONG_PASSWORD)
+    assert error.error_metadata == connector.ErrorMetadata(
+        fault=connector.ErrorFault.UPSTREAM,
+        category=connector.ErrorCategory.AUTHENTICATION,
+        retryable=False,
+        throttled=False,
+        refreshable=True,
+    )
+    error = await fail("activate_account", {"account_id": "user-9999"})
+    assert error.error_metadata is not None
+    assert (error.error_metadata.fault, error.error_metadata.retryable) == ("caller", False)
+
+
 async def test_invalid_settings_are_a_bad_request() -> None:
     error = await fail("validate_credentials", settings={"users": "many"})
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert "settings.users" in error.message
 
 
@@ -259,7 +296,7 @@ async def test_settings_users_changes_the_count(users: int) -> None:
 )
 async def test_list_accounts_garbage_token_is_invalid_page_token(token: str) -> None:
     error = await fail("list_accounts", page={"token": token, "size": 5})
-    assert error.error_code == "mock.invalid_page_token"
+    assert error.error_code == "invalid_page_token"
     assert error.raised_by == "ConnectorError"
 
 
@@ -278,7 +315,7 @@ async def test_page_tokens_are_opaque_but_reusable() -> None:
 @pytest.mark.parametrize("size", [0, -1, 1001, 10**9])
 async def test_list_accounts_bad_page_size_is_bad_request(size: int) -> None:
     error = await fail("list_accounts", page={"size": size})
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
 
 
 @pytest.mark.parametrize("size", [1, 1000])
@@ -353,7 +390,7 @@ async def test_list_entitlements_paginates() -> None:
 
 async def test_list_entitlements_garbage_token() -> None:
     error = await fail("list_entitlements", page={"token": "garbage"})
-    assert error.error_code == "mock.invalid_page_token"
+    assert error.error_code == "invalid_page_token"
 
 
 # ---- find_entitlement_associations ---------------------------------------------
@@ -386,7 +423,7 @@ async def test_associations_paginate_and_match_the_seed() -> None:
 
 async def test_associations_garbage_token() -> None:
     error = await fail("find_entitlement_associations", page={"token": token_of("mock:9999")})
-    assert error.error_code == "mock.invalid_page_token"
+    assert error.error_code == "invalid_page_token"
 
 
 # ---- get_last_activity ---------------------------------------------------------
@@ -404,7 +441,7 @@ async def test_get_last_activity_known_and_unknown_ids() -> None:
 
 async def test_get_last_activity_needs_account_ids() -> None:
     error = await fail("get_last_activity", {})
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert "account_ids" in error.message
 
 
@@ -444,14 +481,14 @@ async def test_unassign_removes_and_then_is_not_found() -> None:
     after = await associations()
     assert after == before - {("user-0001", "sales")}
     error = await fail("unassign_entitlement", grant("user-0001", "group", "sales"))
-    assert error.error_code == "mock.not_found"
+    assert error.error_code == "not_found"
 
 
 async def test_unassign_something_never_held_is_not_found() -> None:
     error = await fail("unassign_entitlement", grant("user-0001", "group", "admins"))
-    assert error.error_code == "mock.not_found"
+    assert error.error_code == "not_found"
     error = await fail("unassign_entitlement", grant("user-0001", "role", "owner"))
-    assert error.error_code == "mock.not_found"
+    assert error.error_code == "not_found"
 
 
 @pytest.mark.parametrize("name", ["assign_entitlement", "unassign_entitlement"])
@@ -471,7 +508,7 @@ async def test_unknown_account_or_entitlement_is_not_found(
 ) -> None:
     before = await associations()
     error = await fail(name, payload)
-    assert error.error_code == "mock.not_found"
+    assert error.error_code == "not_found"
     assert error.raised_by == "ConnectorError"
     assert await associations() == before
 
@@ -528,7 +565,7 @@ async def test_create_account_with_username_only_and_a_status() -> None:
 )
 async def test_create_account_duplicate_is_bad_request(payload: dict[str, Any]) -> None:
     error = await fail("create_account", payload)
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert len(await all_accounts()) == 25
 
 
@@ -536,7 +573,7 @@ async def test_create_account_twice_is_bad_request() -> None:
     payload = {"email": "twice@example.com", "entitlements": []}
     await ok("create_account", payload)
     error = await fail("create_account", payload)
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert len(await all_accounts()) == 26
 
 
@@ -547,13 +584,13 @@ async def test_create_account_twice_is_bad_request() -> None:
 )
 async def test_create_account_needs_email_or_username(payload: dict[str, Any]) -> None:
     error = await fail("create_account", payload)
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert len(await all_accounts()) == 25
 
 
 async def test_create_account_needs_entitlements_field() -> None:
     error = await fail("create_account", {"email": "x@example.com"})
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert "entitlements" in error.message
 
 
@@ -561,7 +598,7 @@ async def test_create_account_needs_entitlements_field() -> None:
 async def test_create_account_bad_user_status_is_bad_request(status: str) -> None:
     payload = {"email": "s@example.com", "user_status": status, "entitlements": []}
     error = await fail("create_account", payload)
-    assert error.error_code == "mock.bad_request"
+    assert error.error_code == "bad_request"
     assert len(await all_accounts()) == 25
 
 
@@ -571,7 +608,7 @@ async def test_create_account_unknown_entitlement_creates_nothing() -> None:
         "entitlements": [{"integration_specific_id": "wizards", "entitlement_type": "group"}],
     }
     error = await fail("create_account", payload)
-    assert error.error_code == "mock.not_found"
+    assert error.error_code == "not_found"
     assert len(await all_accounts()) == 25
 
 
@@ -597,7 +634,7 @@ async def test_deactivate_then_activate() -> None:
 @pytest.mark.parametrize("name", ["activate_account", "deactivate_account", "delete_account"])
 async def test_unknown_account_is_not_found(name: str) -> None:
     error = await fail(name, {"account_id": "user-9999"})
-    assert error.error_code == "mock.not_found"
+    assert error.error_code == "not_found"
     assert error.raised_in == f"mock_connector:{name}"
 
 
@@ -614,9 +651,9 @@ async def test_delete_removes_account_memberships_and_activity() -> None:
     assert activity.response == []
     for name in ("delete_account", "activate_account", "deactivate_account"):
         error = await fail(name, {"account_id": "user-0004"})
-        assert error.error_code == "mock.not_found"
+        assert error.error_code == "not_found"
     error = await fail("assign_entitlement", grant("user-0004", "group", "admins"))
-    assert error.error_code == "mock.not_found"
+    assert error.error_code == "not_found"
 
 
 async def test_pagination_after_delete_still_walks_everyone_once() -> None:

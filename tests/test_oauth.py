@@ -47,6 +47,9 @@ from connector import (
     _token_request,
 )
 
+# Every 4.x integration answers these two as well.
+ALWAYS = {"app_info", "probe_integration"}
+
 pytestmark = pytest.mark.anyio
 
 APP = "oauthtest"
@@ -131,9 +134,26 @@ def refresh_request(refresh_token: str) -> dict[str, Any]:
     return {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": refresh_token}
 
 
-def assert_error(envelope: Any, code: str, status: int | None = None) -> None:
+def assert_error(
+    envelope: Any,
+    code: str,
+    status: int | None = None,
+    *,
+    token_failure: bool = False,
+    app: str = APP,
+) -> None:
+    """An error envelope with the bare `code` (the app is in `app_id`).
+
+    `token_failure`: the token endpoint failed, which is never retryable (a
+    code or refresh token is single-use), whatever the code's default.
+    """
     assert envelope.get("is_error") is True, envelope
-    assert envelope["error"]["error_code"] == f"{envelope['error']['app_id']}.{code}", envelope
+    assert envelope["error"]["error_code"] == code, envelope
+    assert envelope["error"]["app_id"] == app, envelope
+    metadata = envelope["error"]["error_metadata"]
+    assert isinstance(metadata, dict), envelope
+    if token_failure:
+        assert metadata["retryable"] is False, envelope
     if status is not None:
         assert envelope["error"]["status_code"] == status
     text = msgspec.json.encode(envelope).decode()
@@ -146,7 +166,7 @@ def assert_error(envelope: Any, code: str, status: int | None = None) -> None:
 
 async def test_code_flow_end_to_end(provider: Provider, base_url: str) -> None:
     integration = make_integration(base_url, scopes={"list_accounts": "users:read"})
-    assert set(integration.capabilities) == {
+    assert set(integration.capabilities) - ALWAYS == {
         "get_authorization_url",
         "handle_authorization_callback",
         "refresh_access_token",
@@ -193,7 +213,7 @@ async def test_client_credentials_end_to_end(provider: Provider, base_url: str) 
         flow_type=OAuthFlowType.CLIENT_CREDENTIALS,
         scopes={"list_accounts": "users:read groups:read", "assign_entitlement": "groups:read groups:write"},
     )  # fmt: skip
-    assert set(integration.capabilities) == {
+    assert set(integration.capabilities) - ALWAYS == {
         "handle_client_credentials_request",
         "refresh_access_token",
     }
@@ -229,7 +249,7 @@ async def test_pkce_wrong_verifier_is_refused(provider: Provider, base_url: str)
     answer = await call(
         integration, "handle_authorization_callback", callback_request(redirect, "x" * 43)
     )
-    assert_error(answer, "authentication_expired", 400)
+    assert_error(answer, "authentication_expired", 400, token_failure=True)
 
 
 async def test_pkce_without_verifier_is_bad_request(provider: Provider, base_url: str) -> None:
@@ -286,7 +306,7 @@ async def test_example_connector_end_to_end(provider: Provider, base_url: str) -
         auth={"oauth": {"access_token": "at-not-issued"}},
         settings=settings,
     )
-    assert_error(answer, "unauthorized", 401)
+    assert_error(answer, "unauthorized", 401, app=integration.app_id)
     assert answer["error"]["message"] == "Client error 401 for GET /userinfo"
     info = integration.info().response
     assert "refresh_access_token" in info.capabilities
@@ -296,7 +316,7 @@ async def test_example_connector_end_to_end(provider: Provider, base_url: str) -
         "get_authorization_url",
         {"client_id": CLIENT_ID, "scopes": [], "redirect_uri": REDIRECT, "state": "s"},
     )
-    assert_error(answer, "bad_request")  # no provider_url in settings
+    assert_error(answer, "bad_request", app=integration.app_id)  # no provider_url in settings
 
 
 # ---- Token request shapes --------------------------------------------------------
@@ -500,21 +520,21 @@ async def test_capability_toggles() -> None:
         "https://id.example",
         capabilities=OAuthCapabilities(refresh_access_token=False, get_authorization_url=False),
     )
-    assert set(integration.capabilities) == {"handle_authorization_callback"}
+    assert set(integration.capabilities) - ALWAYS == {"handle_authorization_callback"}
     answer = await call(integration, "refresh_access_token", refresh_request("rt-123456"))
-    assert_error(answer, "not_implemented")
+    assert_error(answer, "unsupported_operation")  # 3.5's not_implemented, on the 4.x wire
     cc = make_integration(
         "https://id.example",
         flow_type=OAuthFlowType.CLIENT_CREDENTIALS,
         capabilities=OAuthCapabilities(handle_client_credentials_request=False),
     )
-    assert set(cc.capabilities) == {"refresh_access_token"}
+    assert set(cc.capabilities) - ALWAYS == {"refresh_access_token"}
 
 
 def test_info_lists_oauth_capabilities_and_scopes() -> None:
     integration = make_integration("https://id.example", scopes={"list_accounts": "users:read"})
     info = integration.info().response
-    assert info.capabilities == [
+    assert [c for c in info.capabilities if c not in ALWAYS] == [
         "get_authorization_url",
         "handle_authorization_callback",
         "refresh_access_token",
@@ -563,7 +583,7 @@ async def test_author_override_before_defaults() -> None:
         authorization_url="https://id.example/a", token_url="https://id.example/t"
     )
     _install_oauth(integration)  # what Integration(oauth_settings=...) does
-    assert set(integration.capabilities) == {
+    assert set(integration.capabilities) - ALWAYS == {
         "get_authorization_url",
         "handle_authorization_callback",
         "refresh_access_token",
@@ -612,7 +632,7 @@ async def test_token_endpoint_failures(
     integration = make_integration(base_url)
     answer_with(provider, status, body)
     answer = await call(integration, "refresh_access_token", refresh_request("rt-secret-123"))
-    assert_error(answer, code, status)
+    assert_error(answer, code, status, token_failure=True)
     message = answer["error"]["message"]
     assert message.startswith((f"Token endpoint answered {status}", "Token response has"))
     assert "rt-secret-123" not in message
@@ -625,7 +645,7 @@ async def test_invalid_grant_from_a_used_code(provider: Provider, base_url: str)
     first = await call(integration, "handle_authorization_callback", callback_request(redirect))
     assert "response" in first and first.get("is_error") is None
     again = await call(integration, "handle_authorization_callback", callback_request(redirect))
-    assert_error(again, "authentication_expired", 400)
+    assert_error(again, "authentication_expired", 400, token_failure=True)
     assert again["error"]["message"] == "Token endpoint answered 400: invalid_grant"
 
 
@@ -633,7 +653,7 @@ async def test_wrong_client_secret_is_unauthorized(provider: Provider, base_url:
     integration = make_integration(base_url)
     body = refresh_request("rt-123456") | {"client_secret": "wrong-secret-value"}
     answer = await call(integration, "refresh_access_token", body)
-    assert_error(answer, "unauthorized", 401)
+    assert_error(answer, "unauthorized", 401, token_failure=True)
     assert "wrong-secret-value" not in msgspec.json.encode(answer).decode()
 
 
@@ -650,7 +670,7 @@ async def test_token_endpoint_timeout(provider: Provider, base_url: str) -> None
     provider.delay = 1.0
     integration = make_integration(base_url, client_factory=lambda: HTTPClient(read_timeout=0.2))
     answer = await call(integration, "refresh_access_token", refresh_request("rt-123456"))
-    assert_error(answer, "request_timeout")
+    assert_error(answer, "request_timeout", token_failure=True)
     assert answer["error"]["message"] == "Timed out reading the response for POST /token"
 
 
@@ -667,8 +687,31 @@ async def test_token_requests_are_never_retried() -> None:
         client_factory=lambda: HTTPClient(transport=MockTransport(handler), retries=5),
     )
     answer = await call(integration, "refresh_access_token", refresh_request("rt-123456"))
-    assert_error(answer, "service_error", 503)
+    assert_error(answer, "service_error", 503, token_failure=True)
     assert calls == ["GET"]
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        ("ReadTimeout", "request_timeout"),
+        ("ConnectError", "connection_rejected"),
+        ("RemoteProtocolError", "connection_closed"),
+    ],
+)
+async def test_token_endpoint_transport_failures_are_not_retryable(failure: str, code: str) -> None:
+    """A transport failure on the way to the token endpoint is a token failure too."""
+    import httpcore
+
+    def handler(request: Any) -> Response:
+        raise getattr(httpcore, failure)("boom")
+
+    integration = make_integration(
+        "https://id.example",
+        client_factory=lambda: HTTPClient(transport=MockTransport(handler)),
+    )
+    answer = await call(integration, "refresh_access_token", refresh_request("rt-123456"))
+    assert_error(answer, code, token_failure=True)
 
 
 def test_parse_token_response_defaults() -> None:

@@ -50,7 +50,7 @@ def test_bare_decorator_infers_the_name_and_returns_the_function() -> None:
         return ListAccountsResponse(response=[])
 
     assert integration.capability(list_accounts) is list_accounts
-    assert list(integration.capabilities) == ["list_accounts"]
+    assert sorted(integration.capabilities) == ["app_info", "list_accounts", "probe_integration"]
     assert integration.capabilities["list_accounts"].func is list_accounts
 
 
@@ -67,7 +67,12 @@ def test_named_spellings() -> None:
             response=ValidatedCredentials(valid=True, unique_tenant_id="t")
         )
 
-    assert sorted(integration.capabilities) == ["list_accounts", "validate_credentials"]
+    assert sorted(integration.capabilities) == [
+        "app_info",
+        "list_accounts",
+        "probe_integration",
+        "validate_credentials",
+    ]
 
 
 def test_subclassed_request_type_is_accepted_and_decoded() -> None:
@@ -256,7 +261,8 @@ def test_info_schemas_cover_every_registered_capability() -> None:
     from mock_connector import integration
 
     info = integration.info().response
-    assert [c.value for c in info.capabilities] == sorted(integration.capabilities)
+    assert info.capabilities == sorted(integration.capabilities)
+    assert all(type(c) is str for c in info.capabilities)  # plain strings in 4.x
     assert set(info.capability_schema) == set(integration.capabilities)
     listing = info.capability_schema["list_accounts"]
     assert listing.output["type"] == "array"
@@ -281,11 +287,24 @@ def test_info_schemas_cover_every_registered_capability() -> None:
     assert info.oauth_scopes is None
 
 
+def test_registered_types_are_those_of_the_capabilities_table() -> None:
+    from mock_connector import integration
+
+    for name, cap in integration.capabilities.items():
+        spec = connector.CAPABILITIES[name]
+        assert spec.name == name
+        assert issubclass(cap.request_type, spec.request_type)
+        assert cap.response_type is spec.response_type
+        assert spec.since == "3.5" or cap.default  # its own: only capabilities 3.5 has
+    assert connector.CAPABILITIES["list_accounts"].request_type is ListAccountsRequest
+    assert connector.CAPABILITIES["list_accounts"].response_type is ListAccountsResponse
+
+
 def test_info_is_cached_and_follows_registration() -> None:
     integration = fresh()
     first = integration.info_json()
     assert integration.info_json() is first
-    assert msgspec.json.decode(first)["response"]["capabilities"] == []
+    assert msgspec.json.decode(first)["response"]["capabilities"] == ["app_info", "probe_integration"]
     assert msgspec.json.decode(first)["response"]["request_settings_schema"] == {
         "type": "object",
         "properties": {},
@@ -295,7 +314,9 @@ def test_info_is_cached_and_follows_registration() -> None:
     async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse: ...
 
     assert msgspec.json.decode(integration.info_json())["response"]["capabilities"] == [
-        "list_accounts"
+        "app_info",
+        "list_accounts",
+        "probe_integration",
     ]
 
 

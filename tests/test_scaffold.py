@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import gzip
 import http.server
 import json
 import os
@@ -814,14 +815,27 @@ def check_project(bin_dir: Path, project: Path, api_url: str) -> None:
     )
     assert done.returncode == 1, done.stdout + done.stderr
     error = json.loads(done.stdout)["error"]
-    assert (error["error_code"], error["status_code"]) == ("foo-bar.unauthorized", 401)
+    assert (error["error_code"], error["status_code"]) == ("unauthorized", 401)
     assert "Traceback" not in done.stderr and "wrong-token" not in done.stdout + done.stderr
     done = run([script, "list-accounts", "--json", envelope(token, api_url + "/nope")], cwd=project)
     assert done.returncode == 1
-    assert json.loads(done.stdout)["error"]["error_code"] == "foo-bar.not_found"
+    assert json.loads(done.stdout)["error"]["error_code"] == "not_found"
     done = run([script, "validate-credentials", "--json", "{not json"], cwd=project)
     assert done.returncode == 1
-    assert json.loads(done.stdout)["error"]["error_code"] == "foo-bar.bad_request"
+    assert json.loads(done.stdout)["error"]["error_code"] == "bad_request"
+
+    # --result-file-path: the result goes to the file (gzip for .gz), exit 0 even for an error.
+    result = project / "result.json.gz"
+    wrong = envelope("wrong-token", api_url)
+    done = run([script, "validate-credentials", "--json", wrong, "--result-file-path", result],
+               cwd=project)  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    error = json.loads(gzip.decompress(result.read_bytes()))["error"]
+    assert (error["error_code"], error["status_code"]) == ("unauthorized", 401)
+    assert error["error_metadata"]["refreshable"] is True
+    done = run([script, "validate-credentials", "--json", wrong,
+                "--result-file-path", project / "no" / "such" / "dir.json"], cwd=project)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == "", done.stderr
 
 
 @pytest.mark.slow
