@@ -2807,11 +2807,58 @@ F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S")
 
 _CO_COROUTINE: Final = 0x80  # inspect.CO_COROUTINE, without importing inspect
-_AUTH_FIELDS: Final[dict[type[_Wire], str]] = {
+# Credential struct -> its member of AuthCredential; `auth=` takes the first three.
+_CREDENTIAL_MEMBERS: Final[dict[type[_Wire], str]] = {
     BasicCredential: "basic",
     TokenCredential: "token",
     OAuthCredential: "oauth",
+    OAuthClientCredential: "oauth_client_credentials",
+    OAuth1Credential: "oauth1",
+    JWTCredential: "jwt",
+    ServiceAccountCredential: "service_account",
+    KeyPairCredential: "key_pair",
+    EmptyCredential: "empty",
 }
+_AUTH_FIELDS: Final = dict(list(_CREDENTIAL_MEMBERS.items())[:3])
+# An `auth=OAuthCredential` connector also takes the client-credentials member.
+_ALSO_ACCEPTED: Final = {"oauth": ("oauth", "oauth_client_credentials")}
+
+
+class CredentialConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """One credential a multi-credential connector takes, by id.
+
+    CredentialConfig(id="scim", type=TokenCredential, description="SCIM token", optional=True)
+
+    `type` is a credential struct (or its member name, "token"); `validation`
+    (sync or async) takes the credential and returns a list of problems, empty
+    when it is fine; `oauth_settings` drive the OAuth capabilities for this id.
+    """
+
+    id: str
+    type: Any
+    optional: bool = False
+    description: str | None = None
+    validation: Callable[[Any], Any] | None = None
+    oauth_settings: Any = None
+
+
+def _member_name(kind: Any) -> str | None:
+    """The AuthCredential member for a credential struct (or a member name)."""
+    if isinstance(kind, str):
+        return kind if kind in _CREDENTIAL_MEMBERS.values() else None
+    for base, member in _CREDENTIAL_MEMBERS.items():
+        if isinstance(kind, type) and issubclass(kind, base):
+            return member
+    return None
+
+
+def _members_given(credential: Any) -> list[str]:
+    return [
+        name
+        for name in AuthCredential.__struct_fields__
+        if name != "id" and getattr(credential, name)
+    ]
+
 
 # A link's product: takes (request, settings), returns an awaitable result.
 Link = Callable[[Any, Any], Awaitable[Any]]
@@ -2934,26 +2981,42 @@ def _call_author(cap: Capability) -> Link:
 
 
 def _auth_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
-    """Checks that the request carries the kind of credential the connector takes."""
+    """Checks that the request carries the credentials the connector takes."""
     expected = integration._auth_field
     if (
-        expected is None
+        (expected is None and not integration.credentials)
         or not _subtype(cap.request_type, AuthedRequestEnvelope)
         or cap.name in _UNCHECKED
     ):
         return inner
 
     def with_auth(request: Any, settings: Any) -> Awaitable[Any]:
-        auth = request.auth
-        if auth is None or getattr(auth, expected) is None:
-            given = [name for name in auth.__struct_fields__ if getattr(auth, name)] if auth else []
-            message = f"Missing `auth.{expected}`: this connector takes {expected} credentials"
-            if given:
-                message += f", not {given[0]}"
-            raise integration._failure(ErrorCode.BAD_REQUEST, message, request=request)
+        problem = (
+            integration._credentials_problem(request)
+            if integration.credentials
+            else _auth_problem(request, typing.cast(str, expected))
+        )
+        if problem is not None:
+            raise integration._failure(ErrorCode.BAD_REQUEST, problem, request=request)
         return inner(request, settings)
 
     return with_auth
+
+
+def _auth_problem(request: Any, expected: str) -> str | None:
+    """What is wrong with an `auth=` connector's request, or None."""
+    auth = request.auth
+    if request.credentials is not None:
+        if auth is not None:
+            return "Give `auth` or `credentials`, not both"
+        return f"This connector takes one credential in `auth.{expected}`, not `credentials`"
+    if auth is not None and any(getattr(auth, m) for m in _ALSO_ACCEPTED.get(expected, ())):
+        return None
+    if auth is None or getattr(auth, expected) is None:
+        given = _members_given(auth) if auth else []
+        message = f"Missing `auth.{expected}`: this connector takes {expected} credentials"
+        return message + f", not {given[0]}" if given else message
+    return None
 
 
 def _settings_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
@@ -3048,6 +3111,8 @@ class Integration:
         resource_types: Iterable[ResourceType] = (),
         entitlement_types: Iterable[EntitlementType] = (),
         oauth_settings: Any = None,
+        credentials: Iterable[CredentialConfig] = (),
+        allowed_credentials: Iterable[Sequence[str]] | None = None,
         api_version: str = "4",
         validate_responses: bool = True,
     ) -> None:
@@ -3112,13 +3177,106 @@ class Integration:
         self.capabilities: dict[str, Capability] = {}
         self._info: bytes | None = None
         self._openapi: dict[tuple[bool, bool], bytes] = {}
+        self.credentials: dict[str, CredentialConfig] = {}
+        self.allowed_credentials: list[tuple[str, ...]] = []
+        self._declare_credentials(list(credentials), allowed_credentials)
         if self.api_version != "3.5":
             _install_defaults(self)
-        if oauth_settings is not None:
+        if oauth_settings is not None or any(c.oauth_settings for c in self.credentials.values()):
             _install_oauth(self)
 
     def __repr__(self) -> str:
         return f"<Integration {self.app_id} {self.version}: {', '.join(sorted(self.capabilities))}>"
+
+    # -- credentials --
+
+    def _declare_credentials(
+        self, configs: list[CredentialConfig], allowed: Iterable[Sequence[str]] | None
+    ) -> None:
+        where = f"Integration {self.app_id!r}"
+        if not configs:
+            if allowed is not None:
+                raise RegistrationError(f"{where}: allowed_credentials needs credentials=")
+            return
+        if self.auth is not None:
+            raise RegistrationError(f"{where}: takes auth= or credentials=, not both")
+        if self.api_version == "3.5":
+            raise RegistrationError(
+                f'{where}: credentials= is API 4 (this integration has api_version="3.5")'
+            )
+        for index, config in enumerate(configs):
+            if not isinstance(config, CredentialConfig):
+                raise RegistrationError(f"{where}: credentials[{index}] is not a CredentialConfig")
+            if not isinstance(config.id, str) or not config.id:
+                raise RegistrationError(f"{where}: credentials[{index}] needs a non-empty id")
+            if config.id in self.credentials:
+                raise RegistrationError(f"{where}: credential id {config.id!r} is declared twice")
+            member = _member_name(config.type)
+            if member is None:
+                kinds = ", ".join(sorted(_CREDENTIAL_MEMBERS.values()))
+                raise RegistrationError(
+                    f"{where}: credential {config.id!r} has type {config.type!r}; "
+                    f"use a credential struct or one of: {kinds}"
+                )
+            if config.oauth_settings is not None and not isinstance(
+                config.oauth_settings, OAuthSettings
+            ):
+                raise RegistrationError(
+                    f"{where}: credential {config.id!r}: oauth_settings must be an OAuthSettings"
+                )
+            self.credentials[config.id] = msgspec.structs.replace(config, type=member)
+        if allowed is None:
+            required = tuple(c.id for c in configs if not c.optional)
+            self.allowed_credentials = [required]
+        else:
+            for combination in allowed:
+                names = tuple(combination)
+                unknown = [n for n in names if n not in self.credentials]
+                if isinstance(combination, str) or unknown or not names:
+                    raise RegistrationError(
+                        f"{where}: allowed_credentials entries are tuples of declared ids "
+                        f"({', '.join(self.credentials)}); {combination!r} is not"
+                    )
+                self.allowed_credentials.append(names)
+            if not self.allowed_credentials:
+                raise RegistrationError(f"{where}: allowed_credentials is empty")
+
+    def _credentials_problem(self, request: Any) -> str | None:
+        """What is wrong with a multi-credential request, or None (DESIGN's rules)."""
+        items = request.credentials
+        if request.auth is not None:
+            if items is not None:
+                return "Give `auth` or `credentials`, not both"
+            return f"This connector takes `credentials` (ids: {', '.join(self.credentials)})"
+        if not items:
+            return f"Missing `credentials`: this connector takes {', '.join(self.credentials)}"
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if not item.id:
+                return f"credentials[{index}] has no `id`"
+            config = self.credentials.get(item.id)
+            if config is None:
+                return (
+                    f"credentials[{index}] has the undeclared id {item.id!r} "
+                    f"(declared: {', '.join(self.credentials)})"
+                )
+            if item.id in seen:
+                return f"credentials[{index}]: id {item.id!r} is given twice"
+            seen.add(item.id)
+            given = _members_given(item)
+            if given != [config.type]:
+                found = f"`{'`, `'.join(given)}`" if given else "nothing"
+                return f"credentials[{index}] ({item.id!r}) must carry `{config.type}`, not {found}"
+        missing = [
+            [name for name in combination if name not in seen]
+            for combination in self.allowed_credentials
+        ]
+        if not any(not names for names in missing):
+            closest = min(missing, key=len)
+            return "No allowed combination of credentials is given: missing " + ", ".join(
+                repr(n) for n in closest
+            )
+        return None
 
     # -- registration --
 
@@ -3480,7 +3638,7 @@ class Integration:
             capabilities=names,
             capability_schema=schemas,
             authentication_schema=msgspec.json.schema(self.auth) if self.auth else {},
-            credentials_schema=[],
+            credentials_schema=[_credential_schema(c) for c in self.credentials.values()],
             entitlement_types=self.entitlement_types,
             resource_types=self.resource_types,
             request_settings_schema=(
@@ -3496,6 +3654,26 @@ class Integration:
             oauth_scopes={str(k): v for k, v in scopes.items()} if scopes else None,
         )
         return InfoResponse(response=info)
+
+
+def _credential_schema(config: CredentialConfig) -> dict[str, Any]:
+    """info's entry for one credential: its member's JSON Schema, id, description, x-optional."""
+    kind = next(k for k, m in _CREDENTIAL_MEMBERS.items() if m == config.type)
+    schema: dict[str, Any] = {
+        **msgspec.json.schema(kind),
+        "id": config.id,
+        "description": config.description,
+        "x-optional": config.optional,
+        "x-credential-type": config.type,
+    }
+    settings = config.oauth_settings
+    if settings is not None:
+        schema["oauth_settings"] = {
+            "oauth_type": str(settings.flow_type),
+            "scopes": dict(settings.scopes),
+            "pkce_enabled": settings.pkce,
+        }
+    return schema
 
 
 def _openapi_document(
@@ -3561,8 +3739,8 @@ def _openapi_document(
         "x-resource-types": builtins(integration.resource_types),
         "x-categories": {str(c): True for c in described.categories or ()},
         "x-capabilities": [cap.name for cap in caps],
-        "x-multi-credential": False,
-        "x-allowed-credentials": [],
+        "x-multi-credential": bool(integration.credentials),
+        "x-allowed-credentials": [list(c) for c in integration.allowed_credentials],
     }
     if integration.settings_model is not None:
         info["x-settings-schema"] = refs[len(types)]
@@ -3609,11 +3787,46 @@ def get_settings(request: Any, model: type[S]) -> S:
         ) from None
 
 
+C = TypeVar("C")
+
+
 def _credential(request: Any, field: str) -> Any:
+    """The `field` member of the request's `auth`, else of its first credential having it."""
     value = getattr(getattr(request, "auth", None), field, None)
+    for item in getattr(request, "credentials", None) or ():
+        if value is None:
+            value = getattr(item, field, None)
     if value is None:
         raise ConnectorError(f"Missing `auth.{field}` in the request", ErrorCode.BAD_REQUEST)
     return value
+
+
+@overload
+def get_credential(request: Any, credential_id: str) -> Any: ...
+
+
+@overload
+def get_credential(request: Any, credential_id: str, kind: type[C]) -> C: ...
+
+
+def get_credential(request: Any, credential_id: str, kind: Any = None) -> Any:
+    """The credential with id `credential_id` (its member: a TokenCredential, ...), or bad_request.
+
+    scim = get_credential(request, "scim", TokenCredential).token
+    """
+    for item in getattr(request, "credentials", None) or ():
+        if item.id == credential_id:
+            given = _members_given(item)
+            value = getattr(item, given[0]) if given else None
+            if value is not None and (kind is None or isinstance(value, kind)):
+                return value
+            wanted = _member_name(kind) if kind is not None else "a credential"
+            raise ConnectorError(
+                f"Credential {credential_id!r} does not carry `{wanted}`", ErrorCode.BAD_REQUEST
+            )
+    raise ConnectorError(
+        f"Missing credential {credential_id!r} in `credentials`", ErrorCode.BAD_REQUEST
+    )
 
 
 def get_basic_auth(request: Any) -> BasicCredential:
@@ -3626,9 +3839,40 @@ def get_token_auth(request: Any) -> TokenCredential:
     return typing.cast(TokenCredential, _credential(request, "token"))
 
 
-def get_oauth(request: Any) -> OAuthCredential:
-    """The request's OAuth access token credential, or bad_request."""
-    return typing.cast(OAuthCredential, _credential(request, "oauth"))
+def get_oauth(request: Any) -> OAuthCredential | OAuthClientCredential:
+    """The request's OAuth access token credential (either OAuth member), or bad_request.
+
+    token = get_oauth(request).access_token
+    """
+    try:
+        return typing.cast(OAuthCredential, _credential(request, "oauth"))
+    except ConnectorError:
+        return typing.cast(OAuthClientCredential, _credential(request, "oauth_client_credentials"))
+
+
+def get_oauth_client_credentials(request: Any) -> OAuthClientCredential:
+    """The request's OAuth client-credentials credential, or bad_request."""
+    return typing.cast(OAuthClientCredential, _credential(request, "oauth_client_credentials"))
+
+
+def get_oauth1_auth(request: Any) -> OAuth1Credential:
+    """The request's OAuth 1.0a credential, or bad_request."""
+    return typing.cast(OAuth1Credential, _credential(request, "oauth1"))
+
+
+def get_jwt_auth(request: Any) -> JWTCredential:
+    """The request's JWT credential (headers, claims, signing secret), or bad_request."""
+    return typing.cast(JWTCredential, _credential(request, "jwt"))
+
+
+def get_service_account_auth(request: Any) -> ServiceAccountCredential:
+    """The request's service-account credential, or bad_request."""
+    return typing.cast(ServiceAccountCredential, _credential(request, "service_account"))
+
+
+def get_key_pair_auth(request: Any) -> KeyPairCredential:
+    """The request's key-pair credential, or bad_request."""
+    return typing.cast(KeyPairCredential, _credential(request, "key_pair"))
 
 
 def get_page(request: Any) -> Page:
@@ -3695,8 +3939,74 @@ def _install_defaults(integration: Integration) -> None:
         """Lists a few accounts, entitlements and associations to show the connector works."""
         return ProbeIntegrationResponse(response=await _probe(integration, request))
 
+    async def validate_credential_config(
+        request: _ValidateCredentialConfigRequest,
+    ) -> ValidateCredentialConfigResponse:
+        """Checks one credential's shape, then its own validation."""
+        problems = await _credential_problems(integration, request.request.credential)
+        checked = ValidatedCredentialConfig(valid=not problems, validation_errors=problems or None)
+        return ValidateCredentialConfigResponse(response=checked)
+
     integration._register("app_info", app_info, default=True)
     integration._register("probe_integration", probe_integration, default=True)
+    if integration.credentials:
+        integration._register(
+            "validate_credential_config", validate_credential_config, default=True
+        )
+
+
+class _CredentialToCheck(_Wire, kw_only=True):
+    credential: dict[str, Any]  # read leniently, so that every problem is reported
+
+
+class _ValidateCredentialConfigRequest(ValidateCredentialConfigRequest, kw_only=True):
+    request: _CredentialToCheck  # type: ignore[assignment]
+
+
+async def _credential_problems(integration: Integration, given: dict[str, Any]) -> list[str]:
+    """What is wrong with one credential: id, member, fields, blank strings, validation.
+
+    Messages name fields, never values (they are secrets).
+    """
+    declared = integration.credentials
+    credential_id = given.get("id")
+    if credential_id is None and len(declared) == 1:
+        credential_id = next(iter(declared))
+    config = declared.get(credential_id) if isinstance(credential_id, str) else None
+    if config is None:
+        what = "has no `id`" if credential_id is None else "has an undeclared `id`"
+        return [f"The credential {what} (declared: {', '.join(declared)})"]
+    member = config.type
+    problems = [
+        f"`{name}` is not what credential {config.id!r} takes (`{member}`)"
+        for name, value in given.items()
+        if name not in ("id", member) and value is not None
+    ]
+    if given.get(member) is None:
+        return [*problems, f"`{member}` is missing"]
+    kind = next(k for k, m in _CREDENTIAL_MEMBERS.items() if m == member)
+    try:
+        value = msgspec.convert(given[member], kind)
+    except msgspec.ValidationError as exc:
+        return [*problems, f"`{member}`: {_describe_decode_error(exc, prefix='.' + member)}"]
+    stack: list[tuple[str, Any]] = [(member, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, msgspec.Struct):
+            stack += [(f"{where}.{n}", getattr(item, n)) for n in reversed(item.__struct_fields__)]
+        elif isinstance(item, str) and not item.strip():
+            problems.append(f"`{where}` is empty")
+        elif isinstance(item, str) and item != item.strip():
+            problems.append(f"`{where}` has leading or trailing spaces")
+    if not problems and config.validation is not None:
+        result = config.validation(value)
+        if hasattr(result, "__await__"):
+            result = await result
+        if result is False:
+            problems.append(f"Credential {config.id!r} was refused by its validation")
+        elif result not in (None, True):
+            problems += [str(problem) for problem in result]
+    return problems
 
 
 async def _probe(integration: Integration, request: ProbeIntegrationRequest) -> ProbeResults:
@@ -4586,28 +4896,60 @@ _PROVIDER_ADDED_PARAMS: Final = frozenset({"code", "state", "session_state", "is
 
 
 def _install_oauth(integration: Integration) -> None:
-    """Registers the default capabilities of `integration.oauth_settings`' flow."""
-    settings = integration.oauth_settings
+    """Registers the default OAuth capabilities of every flow the integration's
+    `oauth_settings` and its credentials' `oauth_settings` use."""
     where = f"Integration {integration.app_id!r}"
-    if not isinstance(settings, OAuthSettings):
-        raise RegistrationError(f"{where}: oauth_settings must be an OAuthSettings")
-    if settings.token_url is None:
-        raise RegistrationError(f"{where}: OAuthSettings needs a token_url")
-    defaults = _oauth_defaults(settings)
-    for name in _OAUTH_FLOW_CAPABILITIES[settings.flow_type]:
-        if not getattr(settings.capabilities, name.value):
-            continue
-        if name == CapabilityName.GET_AUTHORIZATION_URL and settings.authorization_url is None:
-            raise RegistrationError(f"{where}: the code flow needs an authorization_url")
-        integration._register(name, defaults[name], default=True)
+    every = [c.oauth_settings for c in integration.credentials.values() if c.oauth_settings]
+    if integration.oauth_settings is not None:
+        every.append(integration.oauth_settings)
+    defaults = _oauth_defaults(lambda request: _select_oauth(integration, request))
+    for settings in every:
+        if not isinstance(settings, OAuthSettings):
+            raise RegistrationError(f"{where}: oauth_settings must be an OAuthSettings")
+        if settings.token_url is None:
+            raise RegistrationError(f"{where}: OAuthSettings needs a token_url")
+        for name in _OAUTH_FLOW_CAPABILITIES[settings.flow_type]:
+            if not getattr(settings.capabilities, name.value):
+                continue
+            if name == CapabilityName.GET_AUTHORIZATION_URL and settings.authorization_url is None:
+                raise RegistrationError(f"{where}: the code flow needs an authorization_url")
+            if name not in integration.capabilities:
+                integration._register(name, defaults[name], default=True)
 
 
-def _oauth_defaults(settings: OAuthSettings) -> dict[CapabilityName, Callable[..., Any]]:
-    """The default capability functions for `settings`, keyed by capability."""
+def _select_oauth(integration: Integration, envelope: Any) -> OAuthSettings:
+    """The OAuth settings for a request: its `credential_id`'s, else the only ones."""
+    credential_id = getattr(envelope.request, "credential_id", None)
+    with_oauth = [c.id for c in integration.credentials.values() if c.oauth_settings]
+    if credential_id is not None:
+        config = integration.credentials.get(credential_id)
+        if config is not None and config.oauth_settings is not None:
+            return typing.cast(OAuthSettings, config.oauth_settings)
+        raise ConnectorError(
+            f"No OAuth settings for credential {credential_id!r} "
+            f"(credentials with OAuth: {', '.join(with_oauth) or 'none'})",
+            ErrorCode.INTEGRATION_MISSING_PARAMETER,
+        )
+    if integration.oauth_settings is not None:
+        return typing.cast(OAuthSettings, integration.oauth_settings)
+    if len(with_oauth) == 1:
+        return typing.cast(OAuthSettings, integration.credentials[with_oauth[0]].oauth_settings)
+    raise ConnectorError(
+        f"Name the credential in `credential_id`: one of {', '.join(with_oauth)}",
+        ErrorCode.INTEGRATION_MISSING_PARAMETER,
+    )
+
+
+def _oauth_defaults(
+    select: Callable[[Any], OAuthSettings],
+) -> dict[CapabilityName, Callable[..., Any]]:
+    """The default capability functions, keyed by capability; `select` picks the
+    settings for each request."""
 
     async def get_authorization_url(
         request: GetAuthorizationUrlRequest,
     ) -> GetAuthorizationUrlResponse:
+        settings = select(request)
         url, verifier = _authorization_url(settings, request)
         return GetAuthorizationUrlResponse(
             response=AuthorizationUrl(authorization_url=url, code_verifier=verifier)
@@ -4616,6 +4958,7 @@ def _oauth_defaults(settings: OAuthSettings) -> dict[CapabilityName, Callable[..
     async def handle_authorization_callback(
         request: HandleAuthorizationCallbackRequest,
     ) -> HandleAuthorizationCallbackResponse:
+        settings = select(request)
         payload = request.request
         answer = await _send_token_request(settings, _code_exchange_request(settings, request))
         credentials, raw = _parse_token_response(answer, refresh_token=None, state=payload.state)
@@ -4626,6 +4969,7 @@ def _oauth_defaults(settings: OAuthSettings) -> dict[CapabilityName, Callable[..
     async def handle_client_credentials_request(
         request: HandleClientCredentialsRequest,
     ) -> HandleClientCredentialsResponse:
+        settings = select(request)
         payload = request.request
         params = [("grant_type", "client_credentials")]
         if scope := _oauth_scope(payload.scopes, settings.scopes):
@@ -4643,6 +4987,7 @@ def _oauth_defaults(settings: OAuthSettings) -> dict[CapabilityName, Callable[..
     async def refresh_access_token(
         request: RefreshAccessTokenRequest,
     ) -> RefreshAccessTokenResponse:
+        settings = select(request)
         payload = request.request
         params = [("grant_type", "refresh_token"), ("refresh_token", payload.refresh_token)]
         token_url = _oauth_url(settings.token_url, request)
