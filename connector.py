@@ -2693,8 +2693,15 @@ def _member(value: Any, name: str) -> Any:
 def _secrets_of(request: Any, settings_model: type[Any] | None = None) -> list[str]:
     """Every form of every secret of a request (a decoded struct or plain JSON), longest first."""
     found: set[str] = set()
-    for member in ("auth", "credentials"):
-        _walk_secrets(_member(request, member), found, all_strings=True, marked=frozenset())
+    credentials = _member(request, "credentials")
+    items = [_member(request, "auth"), *(credentials if isinstance(credentials, list) else [])]
+    for item in items:
+        # Every value of a credential is a secret, except its `id` (a name, like "scim").
+        if isinstance(item, dict):
+            item = {k: v for k, v in item.items() if k != "id"}
+        elif isinstance(item, AuthCredential):
+            item = msgspec.structs.replace(item, id=None)
+        _walk_secrets(item, found, all_strings=True, marked=frozenset())
     try:
         marked = _marked_fields(settings_model)
     except Exception:  # an unresolvable annotation: fall back to the name rule
