@@ -211,7 +211,7 @@ def test_getters_say_what_is_missing() -> None:
     assert missing.value.error_code is ErrorCode.BAD_REQUEST
     with pytest.raises(connector.ConnectorError, match="does not carry `token`"):
         connector.get_credential(request, "oauth", TokenCredential)
-    with pytest.raises(connector.ConnectorError, match="Missing `auth.jwt`"):
+    with pytest.raises(connector.ConnectorError, match=r"Missing `auth\.jwt`"):
         connector.get_jwt_auth(request)
 
 
