@@ -2,11 +2,14 @@
 
     python tests/bench_dispatch.py
 
+    python tests/bench_dispatch.py --before 1b73c70   # info start-up then and now
+
 Prints microseconds per `dispatch` of list_accounts returning 1 and 1000
-prebuilt accounts (only the library is timed), the ratio of the 1000-account
-dispatch to `msgspec.json.encode` of the same response alone (the limit), and
-the median wall time of `python -m connector info examples/mock_connector.py`
-over 20 runs next to `python -c pass`.
+prebuilt accounts, with response validation off and on, next to msgspec's
+`encode` alone and `encode` + typed `decode` (what validation costs at least),
+measured in turns in one process; then the median wall time of
+`python -m connector info examples/mock_connector.py` over 20 runs next to
+`python -c pass` and `import msgspec`.
 """
 
 from __future__ import annotations
@@ -54,8 +57,10 @@ def accounts(n: int) -> ListAccountsResponse:
     )
 
 
-def integration_returning(response: ListAccountsResponse) -> Integration:
-    integration = Integration(app_id="bench", version="1.0", auth=BasicCredential)
+def integration_returning(response: ListAccountsResponse, validate: bool) -> Integration:
+    integration = Integration(
+        app_id="bench", version="1.0", auth=BasicCredential, validate_responses=validate
+    )
 
     @integration.capability
     async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
@@ -64,47 +69,59 @@ def integration_returning(response: ListAccountsResponse) -> Integration:
     return integration
 
 
-def best_of(rounds: int, reps: int, run: object) -> float:
-    """Microseconds per call: the best of several rounds (least disturbed by other work)."""
-    timings = []
+def interleaved(rounds: int, reps: int, runs: dict[str, object]) -> dict[str, float]:
+    """Microseconds per call of each run: the best of several rounds, taken in turn
+    (so that a disturbance of the machine hits every variant alike)."""
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(rounds):
-        start = time.perf_counter()
-        run(reps)  # type: ignore[operator]
-        timings.append((time.perf_counter() - start) / reps)
-    return min(timings) * 1e6
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run(reps)  # type: ignore[operator]
+            best[name] = min(best[name], (time.perf_counter() - start) / reps)
+    return {name: seconds * 1e6 for name, seconds in best.items()}
 
 
 def bench_dispatch() -> None:
     encode = msgspec.json.Encoder().encode
+    decode = msgspec.json.Decoder(ListAccountsResponse).decode
     loop = asyncio.new_event_loop()
-    print("dispatch of list_accounts (prebuilt response), µs per call")
-    for n, reps in ((1, 50_000), (1000, 500)):
+    print("dispatch of list_accounts (prebuilt response), µs per call, interleaved best of 7")
+    for n, reps in ((1, 20_000), (1000, 300)):
         response = accounts(n)
-        integration = integration_returning(response)
-        dispatch = integration.dispatch
-        assert loop.run_until_complete(dispatch("list_accounts", BODY)) == encode(response)
+        runs: dict[str, object] = {}
+        for validate in (False, True):
+            dispatch = integration_returning(response, validate).dispatch
+            assert loop.run_until_complete(dispatch("list_accounts", BODY)) == encode(response)
 
-        async def many(k: int, dispatch=dispatch) -> None:
-            for _ in range(k):
-                await dispatch("list_accounts", BODY)
+            async def many(k: int, dispatch=dispatch) -> None:
+                for _ in range(k):
+                    await dispatch("list_accounts", BODY)
 
-        def run_dispatch(k: int, many=many) -> None:
-            loop.run_until_complete(many(k))
+            runs[f"dispatch, validation {'on' if validate else 'off'}"] = (
+                lambda k, many=many: loop.run_until_complete(many(k))
+            )
 
         def run_encode(k: int, response=response) -> None:
             for _ in range(k):
                 encode(response)
 
-        run_dispatch(reps // 10)
-        dispatch_us = best_of(7, reps, run_dispatch)
-        encode_us = best_of(7, reps, run_encode)
-        print(
-            f"  {n:>5} account(s): dispatch {dispatch_us:9.2f} µs   "
-            f"encode alone {encode_us:9.2f} µs   ratio {dispatch_us / encode_us:5.3f}   "
-            f"overhead {dispatch_us - encode_us:6.2f} µs"
-        )
-    print("  targets: 1000 accounts within 1.1x of encode alone; 1 account under 3 µs")
-    print("  (reference SDK, as reported in the issue: ~810 µs and ~12 µs)")
+        def run_encode_decode(k: int, response=response) -> None:
+            for _ in range(k):
+                decode(encode(response))
+
+        runs["encode alone"] = run_encode
+        runs["encode + typed decode"] = run_encode_decode
+        for run in runs.values():
+            run(reps // 10)  # type: ignore[operator]
+        us = interleaved(7, reps, runs)
+        off, on = us["dispatch, validation off"], us["dispatch, validation on"]
+        plain, checked = us["encode alone"], us["encode + typed decode"]
+        print(f"  {n} account(s):")
+        for name, value in us.items():
+            print(f"    {name:<28} {value:10.2f} µs")
+        print(f"    validation off / encode alone          {off / plain:6.3f}  (target <= 1.10)")
+        print(f"    validation on / (encode + typed decode) {on / checked:6.3f}  (target <= 1.15)")
+        print(f"    cost of validation: {on - off:.2f} µs ({on / off:.2f}x)")
 
 
 def median_ms(command: list[str], runs: int = 20) -> float:
@@ -119,17 +136,40 @@ def median_ms(command: list[str], runs: int = 20) -> float:
     return statistics.median(times) * 1e3
 
 
-def bench_cli() -> None:
+def info_at(revision: str) -> float:
+    """`info` cold start of the library as it was at a git revision (a temporary checkout)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as where:
+        archive = subprocess.run(
+            ["git", "archive", revision, "connector.py", "examples"], cwd=ROOT, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", where], input=archive.stdout, check=True)
+        command = [sys.executable, "-m", "connector", "info", "examples/mock_connector.py"]
+        env = dict(os.environ, PYTHONPATH=where)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run(command, cwd=where, env=env, capture_output=True, check=True)
+        times = []
+        for _ in range(20):
+            start = time.perf_counter()
+            subprocess.run(command, cwd=where, env=env, capture_output=True, check=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1e3
+
+
+def bench_cli(before: str | None) -> None:
     python = sys.executable
     baseline = median_ms([python, "-c", "pass"])
     msgspec_only = median_ms([python, "-c", "import msgspec"])
     info = median_ms([python, "-m", "connector", "info", "examples/mock_connector.py"])
-    print("\nCLI start-up, median of 20 runs")
+    print("\nCLI start-up, median of 20 runs (bytecode written)")
     print(f"  python -c pass                                      {baseline:6.1f} ms")
     print(f"  python -c 'import msgspec'                          {msgspec_only:6.1f} ms")
     print(f"  python -m connector info examples/mock_connector.py {info:6.1f} ms")
     print(f"  info minus 'import msgspec': {info - msgspec_only:.1f} ms; target: info under 45 ms")
-    print("  (reference SDK, as reported in the issue: ~240 ms)")
+    if before is not None:
+        then = info_at(before)
+        print(f"  the same at {before}: {then:6.1f} ms; this tree adds {info - then:+.1f} ms")
     probe = (
         "import sys, connector; "
         "print(sorted(m for m in ('httpcore', 'h11', 'anyio', 'ssl') if m in sys.modules))"
@@ -140,5 +180,7 @@ def bench_cli() -> None:
 
 if __name__ == "__main__":
     print(f"python {sys.version.split()[0]}, msgspec {msgspec.__version__}")
+    # `--before REV` also times `info` as of a git revision (e.g. before a change).
+    before = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else None
     bench_dispatch()
-    bench_cli()
+    bench_cli(before)
