@@ -256,9 +256,17 @@ _INTEGRATION: Final = Template(
 """$title connector: capabilities, settings and upstream calls.
 
 Each capability takes one request envelope and returns one response. What a
-capability raises becomes an error envelope: a ConnectorError keeps its code,
-an upstream 401 becomes "unauthorized" and a 404 "not_found" (on the wire
-"$app_id.not_found"), anything else "unexpected_error".
+capability raises becomes an error envelope with a canonical `error_code` and
+its `error_metadata` (whose fault it is, whether a retry or a credential
+refresh can help). A ConnectorError keeps its code, and the typed ones pick
+theirs (NotFoundError "not_found", ConflictError "conflict",
+InvalidPageTokenError "invalid_page_token", RateLimitError "rate_limit", ...);
+an upstream 401 becomes "unauthorized" (refreshable), 403
+"permission_denied", 404 "not_found", 409 "conflict", 429 "rate_limit"
+(retryable, after the upstream's Retry-After), 500/502/504 "bad_gateway" and
+503 "service_error"; any other exception is an "internal_error". Besides the
+capabilities below, every integration answers `app_info` and
+`probe_integration` on its own.
 
 The upstream API assumed here is a small REST API (GET /me, GET /users with a
 cursor): adapt the structs and paths below to the real one.
@@ -280,6 +288,7 @@ from connector import (
     HTTPHandler,
     HTTPStatusError,
     Integration,
+    InvalidPageTokenError,
     ListAccountsRequest,
     ListAccountsResponse,
     MockTransport,
@@ -328,6 +337,59 @@ integration = Integration(
 )
 
 
+$upstream
+
+# The seam for tests: they set this to a MockTransport that answers in-process
+# (see tests/test_integration.py). None means the real network.
+transport: MockTransport | None = None
+
+
+def client(
+    request: object,
+    settings: ${class_name}Settings,
+) -> HTTPClient:
+    """An HTTP client for the tenant's API, sending the request's token as a bearer token."""
+    token = get_token_auth(request).token
+    return HTTPClient(settings.base_url, bearer_token=token, transport=transport)
+
+
+$helpers
+
+# ---- Capabilities ------------------------------------------------------------------
+
+
+@integration.capability
+async def validate_credentials(
+    request: ValidateCredentialsRequest,
+    settings: ${class_name}Settings,
+) -> ValidateCredentialsResponse:
+    async with client(request, settings) as api:
+        me = decode(await api.get("/me"), Me)
+    return ValidateCredentialsResponse(
+        response=ValidatedCredentials(valid=True, unique_tenant_id=me.tenant_id)
+    )
+
+
+$list_accounts
+
+# ---- More capabilities -------------------------------------------------------------
+# The platform calls only what a connector registers, and `info` lists exactly
+# that (with app_info and probe_integration, which every integration answers).
+# To add one: uncomment it, add the names after "needs:" to the imports from
+# connector above, point it at the real endpoint, and teach the fake API in
+# tests/test_integration.py to answer it. For OAuth instead of a token, pass
+# `auth=OAuthCredential` and `oauth_settings=OAuthSettings(...)` (which registers
+# the OAuth capabilities), and use `get_oauth(request).access_token` in `client`.
+# For several credentials at once (an API token and a SCIM token, say), see the
+# project `python -m connector scaffold NAME DIR --multi-auth` writes.
+
+
+$examples'''
+)
+
+# What both integration templates share: the upstream's structs, the helpers
+# around them, list_accounts, and the commented examples.
+_UPSTREAM: Final = """\
 # ---- The upstream API ------------------------------------------------------------
 # What the upstream API answers, as msgspec structs: decoding checks the shape,
 # and fields not listed here are ignored.
@@ -349,22 +411,9 @@ class User(msgspec.Struct):
 class UsersPage(msgspec.Struct):
     users: list[User]
     next_cursor: str | None = None
+"""
 
-
-# The seam for tests: they set this to a MockTransport that answers in-process
-# (see tests/test_integration.py). None means the real network.
-transport: MockTransport | None = None
-
-
-def client(
-    request: object,
-    settings: ${class_name}Settings,
-) -> HTTPClient:
-    """An HTTP client for the tenant's API, sending the request's token as a bearer token."""
-    token = get_token_auth(request).token
-    return HTTPClient(settings.base_url, bearer_token=token, transport=transport)
-
-
+_HELPERS: Final = '''\
 def decode(response: Response, model: type[T]) -> T:
     """The upstream's JSON body as `model`; an HTTP error status or a bad body raises."""
     try:
@@ -379,21 +428,21 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-# ---- Capabilities ------------------------------------------------------------------
-
-
-@integration.capability
-async def validate_credentials(
-    request: ValidateCredentialsRequest,
-    settings: ${class_name}Settings,
-) -> ValidateCredentialsResponse:
-    async with client(request, settings) as api:
-        me = decode(await api.get("/me"), Me)
-    return ValidateCredentialsResponse(
-        response=ValidatedCredentials(valid=True, unique_tenant_id=me.tenant_id)
+def account_data(user: User) -> FoundAccountData:
+    """An upstream user as the platform's account."""
+    return FoundAccountData(
+        integration_specific_id=user.id,
+        email=user.email,
+        username=user.username,
+        given_name=user.given_name,
+        family_name=user.family_name,
+        user_status=AccountStatus.ACTIVE if user.active else AccountStatus.INACTIVE,
+        account_type=AccountType.USER,
     )
+'''
 
-
+_LIST_ACCOUNTS: Final = Template(
+    """\
 @integration.capability
 async def list_accounts(
     request: ListAccountsRequest,
@@ -404,32 +453,21 @@ async def list_accounts(
     size = min(page.size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     params = {"limit": size, "cursor": page.token}  # None values are left out
     async with client(request, settings) as api:
-        found = decode(await api.get("/users", params=params), UsersPage)
-    accounts = [
-        FoundAccountData(
-            integration_specific_id=user.id,
-            email=user.email,
-            username=user.username,
-            given_name=user.given_name,
-            family_name=user.family_name,
-            user_status=AccountStatus.ACTIVE if user.active else AccountStatus.INACTIVE,
-            account_type=AccountType.USER,
-        )
-        for user in found.users
-    ]
+        answer = await api.get("/users", params=params)
+    if answer.status_code == 400 and page.token:
+        # The upstream refuses the cursor: the platform starts again from the first page.
+        raise InvalidPageTokenError("The page token has expired or was not issued here")
+    found = decode(answer, UsersPage)
+    accounts = [account_data(user) for user in found.users]
     next_page = Page(token=found.next_cursor, size=size) if found.next_cursor else None
     return ListAccountsResponse(response=accounts, page=next_page)
+"""
+)
 
-
-# ---- More capabilities -------------------------------------------------------------
-# The platform calls only what a connector registers, and `info` lists exactly
-# that. To add one: uncomment it, add the names after "needs:" to the imports
-# from connector above, point it at the real endpoint, and teach the fake API in
-# tests/test_integration.py to answer it. For OAuth instead of a token, pass
-# `auth=OAuthCredential` and `oauth_settings=OAuthSettings(...)` (which registers
-# the OAuth capabilities), and use `get_oauth(request).access_token` in `client`.
-
-
+# The commented examples, by capability; a template leaves out the ones it
+# implements. Each starts with the line "# needs:" naming what to import.
+_EXAMPLES: Final[dict[str, str]] = {
+    "list_resources": """\
 # needs: FoundResourceData, ListResourcesRequest, ListResourcesResponse
 # @integration.capability
 # async def list_resources(
@@ -445,8 +483,8 @@ async def list_accounts(
 #         for row in rows
 #     ]
 #     return ListResourcesResponse(response=resources)
-
-
+""",
+    "list_entitlements": """\
 # needs: FoundEntitlementData, ListEntitlementsRequest, ListEntitlementsResponse
 # @integration.capability
 # async def list_entitlements(
@@ -466,8 +504,8 @@ async def list_accounts(
 #         for row in rows
 #     ]
 #     return ListEntitlementsResponse(response=entitlements)
-
-
+""",
+    "find_entitlement_associations": """\
 # needs: FindEntitlementAssociationsRequest, FindEntitlementAssociationsResponse,
 #        FoundEntitlementAssociation
 # @integration.capability
@@ -486,8 +524,8 @@ async def list_accounts(
 #         for row in rows
 #     ]
 #     return FindEntitlementAssociationsResponse(response=associations)
-
-
+""",
+    "get_last_activity": """\
 # needs: GetLastActivityRequest, GetLastActivityResponse, LastActivityData
 # @integration.capability
 # async def get_last_activity(
@@ -502,8 +540,39 @@ async def list_accounts(
 #         for row in rows
 #     ]
 #     return GetLastActivityResponse(response=activity)
-
-
+""",
+    "get_account": """\
+# needs: GetAccountRequest, GetAccountResponse, NotFoundError
+# @integration.capability
+# async def get_account(
+#     request: GetAccountRequest,
+#     settings: ${class_name}Settings,
+# ) -> GetAccountResponse:
+#     account_id = request.request.account_id
+#     async with client(request, settings) as api:
+#         answer = await api.get(f"/users/{segment(account_id)}")
+#     if answer.status_code == 404:  # not_found either way; this says which account
+#         raise NotFoundError(f"No account {account_id!r}")
+#     return GetAccountResponse(response=account_data(decode(answer, User)))
+""",
+    "list_updated_accounts": """\
+# needs: ListUpdatedAccountsRequest, ListUpdatedAccountsResponse, UpdatedAccounts
+# @integration.capability
+# async def list_updated_accounts(
+#     request: ListUpdatedAccountsRequest,
+#     settings: ${class_name}Settings,
+# ) -> ListUpdatedAccountsResponse:
+#     # The accounts changed `since` a time (ISO 8601), or after the `cursor` returned
+#     # last time: the platform keeps the cursor and sends it back on its next sync.
+#     wanted = request.request
+#     params = {"updated_since": wanted.since, "cursor": wanted.cursor}
+#     async with client(request, settings) as api:
+#         found = decode(await api.get("/users", params=params), UsersPage)
+#     accounts = [account_data(user) for user in found.users]
+#     updated = UpdatedAccounts(accounts=accounts, cursor=found.next_cursor)
+#     return ListUpdatedAccountsResponse(response=updated)
+""",
+    "assign_entitlement": """\
 # needs: AssignedEntitlement, AssignEntitlementRequest, AssignEntitlementResponse
 # @integration.capability
 # async def assign_entitlement(
@@ -516,8 +585,8 @@ async def list_accounts(
 #     async with client(request, settings) as api:
 #         (await api.post(f"/groups/{group}/members", json=member)).raise_for_status()
 #     return AssignEntitlementResponse(response=AssignedEntitlement(assigned=True))
-
-
+""",
+    "unassign_entitlement": """\
 # needs: UnassignedEntitlement, UnassignEntitlementRequest, UnassignEntitlementResponse
 # @integration.capability
 # async def unassign_entitlement(
@@ -530,8 +599,8 @@ async def list_accounts(
 #     async with client(request, settings) as api:
 #         (await api.delete(f"/groups/{group}/members/{user}")).raise_for_status()
 #     return UnassignEntitlementResponse(response=UnassignedEntitlement(unassigned=True))
-
-
+""",
+    "create_account": """\
 # needs: CreateAccountRequest, CreateAccountResponse, CreatedAccount
 # @integration.capability
 # async def create_account(
@@ -545,12 +614,30 @@ async def list_accounts(
 #         "given_name": wanted.given_name,
 #         "family_name": wanted.family_name,
 #     }
-#     async with client(request, settings) as api:
-#         (await api.post("/users", json=user)).raise_for_status()
-#     created = CreatedAccount(status=AccountStatus.ACTIVE, created=True)
+#     async with client(request, settings) as api:  # an upstream 409 becomes "conflict"
+#         row = decode(await api.post("/users", json=user), dict[str, str])
+#     created = CreatedAccount(id=row["id"], status=AccountStatus.ACTIVE, created=True)
 #     return CreateAccountResponse(response=created)
-
-
+""",
+    "update_account": """\
+# needs: UpdateAccount, UpdateAccountRequest, UpdateAccountResponse, UpdatedEffect,
+#        execution_summary
+# @integration.capability
+# async def update_account(
+#     request: UpdateAccountRequest,
+#     settings: ${class_name}Settings,
+# ) -> UpdateAccountResponse:
+#     # The payload names only the account (`id`): send the change the upstream needs.
+#     account_id = request.request.id
+#     changes: dict[str, str] = {}
+#     async with client(request, settings) as api:
+#         (await api.patch(f"/users/{segment(account_id)}", json=changes)).raise_for_status()
+#     return UpdateAccountResponse(
+#         response=UpdateAccount(id=account_id),
+#         execution_summary=execution_summary(request, UpdatedEffect()),
+#     )
+""",
+    "activate_account": """\
 # needs: ActivateAccountRequest, ActivateAccountResponse, ActivatedAccount
 # @integration.capability
 # async def activate_account(
@@ -563,8 +650,8 @@ async def list_accounts(
 #     return ActivateAccountResponse(
 #         response=ActivatedAccount(status=AccountStatus.ACTIVE, activated=True)
 #     )
-
-
+""",
+    "deactivate_account": """\
 # needs: DeactivateAccountRequest, DeactivateAccountResponse, DeactivatedAccount
 # @integration.capability
 # async def deactivate_account(
@@ -577,8 +664,8 @@ async def list_accounts(
 #     return DeactivateAccountResponse(
 #         response=DeactivatedAccount(status=AccountStatus.INACTIVE, deactivated=True)
 #     )
-
-
+""",
+    "delete_account": """\
 # needs: DeleteAccountRequest, DeleteAccountResponse, DeletedAccount
 # @integration.capability
 # async def delete_account(
@@ -591,8 +678,8 @@ async def list_accounts(
 #     return DeleteAccountResponse(
 #         response=DeletedAccount(status=AccountStatus.DELETED, deleted=True)
 #     )
-
-
+""",
+    "list_custom_attributes_schema": """\
 # needs: CustomAttributeCustomizedType, CustomAttributeSchema, CustomAttributeType,
 #        ListCustomAttributesSchemaRequest, ListCustomAttributesSchemaResponse
 # @integration.capability
@@ -605,8 +692,404 @@ async def list_accounts(
 #         attribute_type=CustomAttributeType.STRING,
 #     )
 #     return ListCustomAttributesSchemaResponse(response=[department])
-'''
+""",
+}
+
+
+_MULTI_INTEGRATION: Final = Template(
+    '''\
+"""$title connector: two credentials, capabilities, settings and upstream calls.
+
+The connector takes two credentials, each sent by id in the request's
+`credentials` list (not `auth`):
+
+* "oauth", an OAuth access token for the $title API (GET /me, GET /users),
+  which every call needs;
+* "scim", a SCIM bearer token for the provisioning endpoints (SCIM 2.0
+  /Users: create_account, delete_account), which only those need.
+
+`allowed_credentials` says which sets a request may carry, and dispatch
+refuses any other with a "bad_request" naming what is missing, before a
+capability runs; a capability asks for its credential with
+`get_credential(request, "scim")`, which is a "bad_request" naming "scim"
+when the request has none. The library also registers
+`validate_credential_config`, which checks one credential without calling the
+upstream, and every integration answers `app_info` and `probe_integration`.
+
+What a capability raises becomes an error envelope with a canonical
+`error_code` and its `error_metadata`: a ConnectorError keeps its code, and
+the typed ones pick theirs (InvalidValueError "invalid_value",
+InvalidPageTokenError "invalid_page_token", ...); an upstream 401 becomes
+"unauthorized" (refreshable), 404 "not_found", 409 "conflict", 429
+"rate_limit" (retryable); any other exception is an "internal_error".
+"""
+
+from typing import TypeVar
+from urllib.parse import quote
+
+import msgspec
+from connector import (
+    AccountStatus,
+    AccountType,
+    AppCategory,
+    ConnectorError,
+    CreateAccountRequest,
+    CreateAccountResponse,
+    CreatedAccount,
+    CredentialConfig,
+    DeleteAccountRequest,
+    DeleteAccountResponse,
+    DeletedAccount,
+    DescriptionData,
+    ErrorCode,
+    FoundAccountData,
+    HTTPClient,
+    HTTPHandler,
+    HTTPStatusError,
+    Integration,
+    InvalidPageTokenError,
+    InvalidValueError,
+    ListAccountsRequest,
+    ListAccountsResponse,
+    MockTransport,
+    OAuthCredential,
+    Page,
+    Response,
+    TokenCredential,
+    ValidateCredentialsRequest,
+    ValidateCredentialsResponse,
+    ValidatedCredentials,
+    get_credential,
+    get_page,
 )
+
+from $package import __version__
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+class ${class_name}Settings(msgspec.Struct, kw_only=True):
+    """Per-tenant settings: the `settings` object of each request envelope."""
+
+    base_url: str = "$base_url"
+    scim_url: str = "$scim_url"
+
+
+integration = Integration(
+    app_id="$app_id",
+    version=__version__,
+    credentials=[
+        CredentialConfig(
+            id="oauth",
+            type=OAuthCredential,
+            description="OAuth access token for the $title API",
+        ),
+        # `validation=` (the credential -> a list of problems) would add a check
+        # of your own to validate_credential_config.
+        CredentialConfig(
+            id="scim",
+            type=TokenCredential,
+            description="SCIM provisioning token",
+            optional=True,
+        ),
+    ],
+    # Only the OAuth token, or both (without it, the non-optional ids: oauth).
+    allowed_credentials=[("oauth",), ("oauth", "scim")],
+    settings_model=${class_name}Settings,
+    exception_handlers=[(HTTPStatusError, HTTPHandler, None)],
+    description_data=DescriptionData(
+        user_friendly_name="$title",
+        description="Identity governance for $title.",
+        categories=[AppCategory.OTHER],
+        logo_url=None,
+    ),
+)
+
+
+$upstream
+
+class ScimUser(msgspec.Struct):
+    id: str
+    active: bool = True
+
+
+# The seam for tests: they set this to a MockTransport that answers in-process
+# (see tests/test_integration.py). None means the real network.
+transport: MockTransport | None = None
+
+
+def client(
+    request: object,
+    settings: ${class_name}Settings,
+) -> HTTPClient:
+    """An HTTP client for the tenant's API, with the request's "oauth" access token."""
+    token: str = get_credential(request, "oauth").access_token
+    return HTTPClient(settings.base_url, bearer_token=token, transport=transport)
+
+
+def scim_client(
+    request: object,
+    settings: ${class_name}Settings,
+) -> HTTPClient:
+    """An HTTP client for the SCIM endpoints, with the request's "scim" token.
+
+    Without a "scim" credential, get_credential raises the "bad_request".
+    """
+    token: str = get_credential(request, "scim").token
+    return HTTPClient(settings.scim_url, bearer_token=token, transport=transport)
+
+
+$helpers
+
+# ---- Capabilities ------------------------------------------------------------------
+
+
+@integration.capability
+async def validate_credentials(
+    request: ValidateCredentialsRequest,
+    settings: ${class_name}Settings,
+) -> ValidateCredentialsResponse:
+    async with client(request, settings) as api:
+        me = decode(await api.get("/me"), Me)
+    if any(credential.id == "scim" for credential in request.credentials or ()):
+        # A SCIM token the upstream refuses fails here, not at the first provisioning.
+        async with scim_client(request, settings) as scim:
+            (await scim.get("/ServiceProviderConfig")).raise_for_status()
+    return ValidateCredentialsResponse(
+        response=ValidatedCredentials(valid=True, unique_tenant_id=me.tenant_id)
+    )
+
+
+$list_accounts
+
+@integration.capability
+async def create_account(
+    request: CreateAccountRequest,
+    settings: ${class_name}Settings,
+) -> CreateAccountResponse:
+    wanted = request.request
+    user_name = wanted.username or wanted.email
+    if not user_name:
+        raise InvalidValueError("create_account needs a username or an email")
+    user = {
+        "schemas": [SCIM_USER_SCHEMA],
+        "userName": user_name,
+        "name": {"givenName": wanted.given_name, "familyName": wanted.family_name},
+        "emails": [{"value": wanted.email, "primary": True}] if wanted.email else [],
+        "active": True,
+    }
+    async with scim_client(request, settings) as scim:  # a 409 becomes "conflict"
+        created = decode(await scim.post("/Users", json=user), ScimUser)
+    status = AccountStatus.ACTIVE if created.active else AccountStatus.INACTIVE
+    return CreateAccountResponse(
+        response=CreatedAccount(id=created.id, status=status, created=True)
+    )
+
+
+@integration.capability
+async def delete_account(
+    request: DeleteAccountRequest,
+    settings: ${class_name}Settings,
+) -> DeleteAccountResponse:
+    user = segment(request.request.account_id)
+    async with scim_client(request, settings) as scim:
+        (await scim.delete(f"/Users/{user}")).raise_for_status()
+    return DeleteAccountResponse(
+        response=DeletedAccount(status=AccountStatus.DELETED, deleted=True)
+    )
+
+
+# ---- More capabilities -------------------------------------------------------------
+# The platform calls only what a connector registers, and `info` lists exactly
+# that (with app_info, probe_integration and validate_credential_config, which
+# the library adds). To add one: uncomment it, add the names after "needs:" to
+# the imports from connector above, point it at the real endpoint (`client` for
+# the API, `scim_client` for SCIM), and teach the fake API in
+# tests/test_integration.py to answer it.
+
+
+$examples'''
+)
+
+
+# The fake upstream both test templates share; the multi-credential one adds
+# the SCIM endpoints ($scim_route, $scim_methods).
+_FAKE_API: Final = Template(
+    '''\
+class FakeApi:
+    """The $title API in memory, answering requests in-process."""
+
+    def __init__(self, users: int = 5) -> None:
+        self.users: list[dict[str, Any]] = [
+            {"id": f"u{n}", "email": f"user{n}@example.com", "username": f"user{n}"}
+            for n in range(1, users + 1)
+        ]
+        self.users[-1]["active"] = False
+        self.created = 0
+        self.requests: list[Request] = []
+        self.broken = False  # answer /users with a body of the wrong shape
+        self.throttled = False  # answer everything with 429 and a Retry-After
+
+    def __call__(self, request: Request) -> Response:
+        self.requests.append(request)
+        if self.throttled:
+            return Response(429, headers={"Retry-After": "120"}, json={"error": "slow down"})
+${scim_route}        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return Response(401, json={"error": "invalid token"})
+        if not request.path.startswith(API_PATH + "/"):
+            return Response(404, json={"error": "not found"})
+        path = request.path.removeprefix(API_PATH).strip("/").split("/")
+        params = dict(request.params)
+        users = {user["id"]: user for user in self.users}
+        match request.method, path:
+            case "GET", ["me"]:
+                return Response(200, json={"tenant_id": TENANT})
+            case "GET", ["users"]:
+                if self.broken:
+                    return Response(200, json={"users": "not a list"})
+                cursor = params.get("cursor", "0")
+                if not cursor.isdigit():
+                    return Response(400, json={"error": "bad cursor"})
+                start = int(cursor)
+                chunk = self.users[start : start + int(params.get("limit", "100"))]
+                end = start + len(chunk)
+                more = str(end) if end < len(self.users) else None
+                return Response(200, json={"users": chunk, "next_cursor": more})
+            case "GET", ["users", user] if user in users:
+                return Response(200, json=users[user])
+            case "POST", ["users"]:
+                self.created += 1
+                return Response(201, json={"id": f"new{self.created}"})
+            case "PATCH" | "DELETE", ["users", user] if user in users:
+                return Response(204)
+            case "GET", ["workspaces"]:
+                return Response(200, json=[{"id": "w1", "name": "Main"}])
+            case "GET", ["groups"]:
+                return Response(200, json=[{"id": "g1", "workspace_id": "w1", "name": "Admins"}])
+            case "GET", ["memberships"]:
+                row = {"user_id": "u1", "group_id": "g1", "workspace_id": "w1"}
+                return Response(200, json=[row])
+            case "GET", ["logins"]:
+                wanted = [v for k, v in request.params if k == "user_id" and v in users]
+                rows = [{"user_id": user, "at": "2026-01-05T09:00:00Z"} for user in wanted]
+                return Response(200, json=rows)
+            case "POST", ["groups", "g1", "members"]:
+                return Response(204)
+            case "DELETE", ["groups", "g1", "members", user] if user in users:
+                return Response(204)
+        return Response(404, json={"error": "not found"})
+$scim_methods'''
+)
+
+_SCIM_ROUTE: Final = """\
+        if request.path.startswith(SCIM_PATH + "/"):
+            return self.scim(request)
+"""
+
+_SCIM_METHODS: Final = '''
+    def scim(self, request: Request) -> Response:
+        """The SCIM 2.0 endpoints, which take the SCIM token (and only that)."""
+        if request.headers.get("authorization") != f"Bearer {SCIM_TOKEN}":
+            return scim_error(401, "invalid SCIM token")
+        path = request.path.removeprefix(SCIM_PATH).strip("/").split("/")
+        users = {user["id"]: user for user in self.users}
+        match request.method, path:
+            case "GET", ["ServiceProviderConfig"]:
+                return Response(200, json={"schemas": [SCIM_CONFIG], "patch": {"supported": True}})
+            case "POST", ["Users"]:
+                body = msgspec.json.decode(request.content)
+                if any(user["username"] == body["userName"] for user in self.users):
+                    return scim_error(409, "userName is taken")
+                self.created += 1
+                new = {"id": f"new{self.created}", "username": body["userName"]}
+                self.users.append(new)
+                return Response(201, json={**body, "id": new["id"]})
+            case "DELETE", ["Users", user] if user in users:
+                self.users.remove(users[user])
+                return Response(204)
+        return scim_error(404, "not found")
+
+
+def scim_error(status: int, detail: str) -> Response:
+    return Response(status, json={"schemas": [SCIM_ERROR], "status": str(status), "detail": detail})
+'''
+
+# A valid `request` payload for every capability, in both test templates, so
+# that a capability uncommented in integration.py is covered at once.
+_SAMPLE_REQUESTS: Final = """\
+ASSIGNMENT = {
+    "account_integration_specific_id": "u1",
+    "resource_integration_specific_id": "w1",
+    "resource_type": "workspace",
+    "entitlement_type": "group",
+    "entitlement_integration_specific_id": "g1",
+}
+CLIENT = {"client_id": "client-id", "client_secret": "client-secret"}
+SAMPLE_REQUESTS: dict[str, dict[str, Any]] = {
+    "app_info": {},
+    "probe_integration": {},
+    "validate_credentials": {},
+    "validate_credential_config": {"credential": {"id": "scim", "token": {"token": "t"}}},
+    "list_accounts": {},
+    "list_resources": {},
+    "list_entitlements": {},
+    "find_entitlement_associations": {},
+    "get_last_activity": {"account_ids": ["u1"]},
+    "get_account": {"account_id": "u1"},
+    "list_updated_accounts": {"since": "2026-01-01T00:00:00Z"},
+    "assign_entitlement": ASSIGNMENT,
+    "unassign_entitlement": ASSIGNMENT,
+    "create_account": {"email": "new@example.com", "entitlements": []},
+    "update_account": {"id": "u1"},
+    "activate_account": {"account_id": "u1"},
+    "deactivate_account": {"account_id": "u1"},
+    "delete_account": {"account_id": "u1"},
+    "list_custom_attributes_schema": {},
+    "get_authorization_url": {
+        "client_id": "client-id",
+        "scopes": ["read"],
+        "redirect_uri": "https://example.com/callback",
+        "state": "state",
+    },
+    "handle_authorization_callback": {
+        **CLIENT,
+        "redirect_uri_with_code": "https://example.com/callback?code=code&state=state",
+        "state": "state",
+    },
+    "handle_client_credentials_request": {**CLIENT, "scopes": ["read"]},
+    "refresh_access_token": {**CLIENT, "refresh_token": "refresh-token"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(integration.capabilities))
+def test_every_capability_answers(name: str) -> None:
+    body = call(name, envelope(SAMPLE_REQUESTS[name]))
+    assert "is_error" not in body, body["error"]["message"]
+    assert body["response"] is not None
+
+
+def test_a_capability_not_registered_is_unsupported_operation() -> None:
+    missing = next(name for name in connector.CAPABILITIES if name not in integration.capabilities)
+    error = error_of(call(missing, envelope()))
+    assert error["error_code"] == "unsupported_operation"
+    assert error["error_metadata"]["retryable"] is False
+
+
+def test_a_bug_becomes_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(response: Response, model: Any) -> Any:
+        raise RuntimeError("a bug in the connector")
+
+    monkeypatch.setattr(integration_module, "decode", broken)
+    error = error_of(call("list_accounts", envelope()))
+    assert error["error_code"] == "internal_error"
+    assert error["raised_by"] == "RuntimeError"
+    assert error["error_metadata"]["fault"] == "connector"
+"""
+
 
 _TESTS: Final = Template(
     '''\
@@ -638,59 +1121,7 @@ SETTINGS = ${class_name}Settings()
 API_PATH = urlsplit(SETTINGS.base_url).path.rstrip("/")
 
 
-class FakeApi:
-    """The $title API in memory, answering requests in-process."""
-
-    def __init__(self, users: int = 5) -> None:
-        self.users: list[dict[str, Any]] = [
-            {"id": f"u{n}", "email": f"user{n}@example.com", "username": f"user{n}"}
-            for n in range(1, users + 1)
-        ]
-        self.users[-1]["active"] = False
-        self.requests: list[Request] = []
-        self.broken = False  # answer /users with a body of the wrong shape
-
-    def __call__(self, request: Request) -> Response:
-        self.requests.append(request)
-        if request.headers.get("authorization") != f"Bearer {TOKEN}":
-            return Response(401, json={"error": "invalid token"})
-        if not request.path.startswith(API_PATH + "/"):
-            return Response(404, json={"error": "not found"})
-        path = request.path.removeprefix(API_PATH).strip("/").split("/")
-        params = dict(request.params)
-        ids = {user["id"] for user in self.users}
-        match request.method, path:
-            case "GET", ["me"]:
-                return Response(200, json={"tenant_id": TENANT})
-            case "GET", ["users"]:
-                if self.broken:
-                    return Response(200, json={"users": "not a list"})
-                start = int(params.get("cursor", "0"))
-                chunk = self.users[start : start + int(params.get("limit", "100"))]
-                end = start + len(chunk)
-                more = str(end) if end < len(self.users) else None
-                return Response(200, json={"users": chunk, "next_cursor": more})
-            case "POST", ["users"]:
-                return Response(201, json={"id": f"u{len(self.users) + 1}"})
-            case "PATCH" | "DELETE", ["users", user] if user in ids:
-                return Response(204)
-            case "GET", ["workspaces"]:
-                return Response(200, json=[{"id": "w1", "name": "Main"}])
-            case "GET", ["groups"]:
-                return Response(200, json=[{"id": "g1", "workspace_id": "w1", "name": "Admins"}])
-            case "GET", ["memberships"]:
-                row = {"user_id": "u1", "group_id": "g1", "workspace_id": "w1"}
-                return Response(200, json=[row])
-            case "GET", ["logins"]:
-                wanted = [v for k, v in request.params if k == "user_id" and v in ids]
-                rows = [{"user_id": user, "at": "2026-01-05T09:00:00Z"} for user in wanted]
-                return Response(200, json=rows)
-            case "POST", ["groups", "g1", "members"]:
-                return Response(204)
-            case "DELETE", ["groups", "g1", "members", user] if user in ids:
-                return Response(204)
-        return Response(404, json={"error": "not found"})
-
+$fake_api
 
 @pytest.fixture(autouse=True)
 def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
@@ -709,6 +1140,13 @@ def call(capability: str, body: dict[str, Any]) -> dict[str, Any]:
     answer = asyncio.run(integration.dispatch(capability, msgspec.json.encode(body)))
     decoded: dict[str, Any] = msgspec.json.decode(answer)
     return decoded
+
+
+def error_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The `error` of an error envelope; a success fails the test."""
+    assert body.get("is_error") is True, body
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 def test_validate_credentials(upstream: FakeApi) -> None:
@@ -739,85 +1177,279 @@ def test_list_accounts_pages_through_every_user(upstream: FakeApi) -> None:
     assert len(upstream.requests) == 3
 
 
+def test_a_page_token_the_upstream_refuses_is_invalid_page_token() -> None:
+    error = error_of(call("list_accounts", envelope(page={"token": "stale"})))
+    assert error["error_code"] == "invalid_page_token"
+    assert error["raised_by"] == "InvalidPageTokenError"
+    assert error["error_metadata"]["fault"] == "caller"
+
+
 def test_upstream_401_becomes_unauthorized() -> None:
     body = call("validate_credentials", {**envelope(), "auth": {"token": {"token": "wrong-token"}}})
-    assert body["is_error"] is True
-    assert body["error"]["error_code"] == f"{APP_ID}.unauthorized"
-    assert body["error"]["status_code"] == 401
+    error = error_of(body)
+    assert (error["error_code"], error["status_code"]) == ("unauthorized", 401)
+    assert error["app_id"] == APP_ID
+    metadata = error["error_metadata"]
+    assert (metadata["category"], metadata["refreshable"]) == ("authentication", True)
+    assert metadata["retryable"] is False  # the same token fails again: refresh it first
     assert "wrong-token" not in str(body)  # credentials never appear in an error
 
 
 def test_upstream_404_becomes_not_found() -> None:
     settings = {"base_url": "https://api.example.com/nowhere"}
-    body = call("list_accounts", envelope(settings=settings))
-    assert body["error"]["error_code"] == f"{APP_ID}.not_found"
-    assert body["error"]["status_code"] == 404
+    error = error_of(call("list_accounts", envelope(settings=settings)))
+    assert (error["error_code"], error["status_code"]) == ("not_found", 404)
+    assert error["error_metadata"]["retryable"] is False
+
+
+def test_upstream_429_becomes_a_retryable_rate_limit(upstream: FakeApi) -> None:
+    upstream.throttled = True
+    error = error_of(call("list_accounts", envelope()))
+    assert (error["error_code"], error["status_code"]) == ("rate_limit", 429)
+    metadata = error["error_metadata"]
+    assert (metadata["retryable"], metadata["throttled"]) == (True, True)
+    assert metadata["retry_after_seconds"] == 120  # the upstream's Retry-After
 
 
 def test_unexpected_upstream_body_becomes_invalid_response(upstream: FakeApi) -> None:
     upstream.broken = True
-    body = call("list_accounts", envelope())
-    assert body["error"]["error_code"] == f"{APP_ID}.invalid_response"
+    error = error_of(call("list_accounts", envelope()))
+    assert error["error_code"] == "invalid_response"
+    assert error["error_metadata"]["fault"] == "connector"
 
 
-def test_credentials_of_the_wrong_kind_are_a_bad_request() -> None:
+def test_credentials_of_the_wrong_kind_are_a_bad_request(upstream: FakeApi) -> None:
     basic = {"basic": {"username": "user", "password": "password"}}
-    body = call("validate_credentials", {**envelope(), "auth": basic})
-    assert body["error"]["error_code"] == f"{APP_ID}.bad_request"
+    error = error_of(call("validate_credentials", {**envelope(), "auth": basic}))
+    assert error["error_code"] == "bad_request"
+    assert error["raised_by"] is None  # refused before the capability ran
+    assert error["error_metadata"]["fault"] == "caller"
+    assert upstream.requests == []
 
 
-# A valid `request` payload for every capability, so that a capability
-# uncommented in integration.py is covered below at once.
-ASSIGNMENT = {
-    "account_integration_specific_id": "u1",
-    "resource_integration_specific_id": "w1",
-    "resource_type": "workspace",
-    "entitlement_type": "group",
-    "entitlement_integration_specific_id": "g1",
-}
-CLIENT = {"client_id": "client-id", "client_secret": "client-secret"}
-SAMPLE_REQUESTS: dict[str, dict[str, Any]] = {
-    "validate_credentials": {},
-    "list_accounts": {},
-    "list_resources": {},
-    "list_entitlements": {},
-    "find_entitlement_associations": {},
-    "get_last_activity": {"account_ids": ["u1"]},
-    "assign_entitlement": ASSIGNMENT,
-    "unassign_entitlement": ASSIGNMENT,
-    "create_account": {"email": "new@example.com", "entitlements": []},
-    "activate_account": {"account_id": "u1"},
-    "deactivate_account": {"account_id": "u1"},
-    "delete_account": {"account_id": "u1"},
-    "list_custom_attributes_schema": {},
-    "get_authorization_url": {
-        "client_id": "client-id",
-        "scopes": ["read"],
-        "redirect_uri": "https://example.com/callback",
-        "state": "state",
-    },
-    "handle_authorization_callback": {
-        **CLIENT,
-        "redirect_uri_with_code": "https://example.com/callback?code=code&state=state",
-        "state": "state",
-    },
-    "handle_client_credentials_request": {**CLIENT, "scopes": ["read"]},
-    "refresh_access_token": {**CLIENT, "refresh_token": "refresh-token"},
-}
-
-
-@pytest.mark.parametrize("name", sorted(integration.capabilities))
-def test_every_capability_answers(name: str) -> None:
-    body = call(name, envelope(SAMPLE_REQUESTS[name]))
-    assert "is_error" not in body, body["error"]["message"]
-    assert body["response"] is not None
-
+$sample_requests
 
 def test_info_lists_the_capabilities() -> None:
     info = integration.info().response
     assert info.app_id == APP_ID
-    assert [str(name) for name in info.capabilities] == sorted(integration.capabilities)
+    assert info.capabilities == sorted(integration.capabilities)
+    # Every integration answers these two without registering them.
+    assert {"app_info", "probe_integration"} <= set(info.capabilities)
+    assert "token" in str(info.authentication_schema)
+    assert info.credentials_schema == []  # one credential, in `auth`
     assert "base_url" in str(info.request_settings_schema)
+
+
+def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    request = msgspec.json.encode(envelope()).decode()
+    with pytest.raises(SystemExit) as exited:
+        connector.run(integration, ["validate-credentials", "--json", request])
+    assert exited.value.code == 0
+    assert msgspec.json.decode(capsys.readouterr().out)["response"]["valid"] is True
+'''
+)
+
+_MULTI_TESTS: Final = Template(
+    '''\
+"""$title connector tests; no test touches the network.
+
+The autouse `upstream` fixture points the integration's `transport` at a
+MockTransport whose handler, `FakeApi`, answers like the real API: the REST
+API with the OAuth access token, the SCIM endpoints with the SCIM token.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import connector
+import msgspec
+import pytest
+from connector import MockTransport, Request, Response
+
+from $package import integration as integration_module
+from $package.integration import (
+    ${class_name}Settings,
+    integration,
+)
+
+APP_ID = integration.app_id
+TOKEN = "test-access-token-1234"  # the OAuth access token
+SCIM_TOKEN = "test-scim-token-5678"
+TENANT = "acme"
+SETTINGS = ${class_name}Settings()
+API_PATH = urlsplit(SETTINGS.base_url).path.rstrip("/")
+SCIM_PATH = urlsplit(SETTINGS.scim_url).path.rstrip("/")
+SCIM_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+OAUTH = {"id": "oauth", "oauth": {"access_token": TOKEN}}
+SCIM = {"id": "scim", "token": {"token": SCIM_TOKEN}}
+
+
+$fake_api
+
+@pytest.fixture(autouse=True)
+def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
+    fake = FakeApi()
+    monkeypatch.setattr(integration_module, "transport", MockTransport(fake))
+    return fake
+
+
+def envelope(
+    payload: dict[str, Any] | None = None,
+    credentials: Sequence[dict[str, Any]] = (OAUTH, SCIM),
+    **fields: Any,
+) -> dict[str, Any]:
+    """A request envelope with both test credentials (or those given); `fields` adds page, ..."""
+    return {"credentials": list(credentials), "request": payload or {}, **fields}
+
+
+def call(capability: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Dispatch as the platform does: JSON in, JSON out."""
+    answer = asyncio.run(integration.dispatch(capability, msgspec.json.encode(body)))
+    decoded: dict[str, Any] = msgspec.json.decode(answer)
+    return decoded
+
+
+def error_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The `error` of an error envelope; a success fails the test."""
+    assert body.get("is_error") is True, body
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_validate_credentials_checks_both_credentials(upstream: FakeApi) -> None:
+    body = call("validate_credentials", envelope())
+    assert body["response"] == {"valid": True, "unique_tenant_id": TENANT}
+    paths = [r.path for r in upstream.requests]
+    assert paths == [f"{API_PATH}/me", f"{SCIM_PATH}/ServiceProviderConfig"]
+
+
+def test_validate_credentials_with_only_the_oauth_token(upstream: FakeApi) -> None:
+    body = call("validate_credentials", envelope(credentials=[OAUTH]))
+    assert body["response"]["valid"] is True
+    assert [r.path for r in upstream.requests] == [f"{API_PATH}/me"]
+
+
+@pytest.mark.parametrize("credentials", [[OAUTH], [OAUTH, SCIM]], ids=["oauth", "both"])
+def test_list_accounts_needs_only_the_oauth_token(
+    upstream: FakeApi, credentials: list[dict[str, Any]]
+) -> None:
+    body = call("list_accounts", envelope(credentials=credentials, page={"size": 2}))
+    assert [a["integration_specific_id"] for a in body["response"]] == ["u1", "u2"]
+    assert body["page"]["token"] == "2"
+    assert upstream.requests[0].headers.get("authorization") == f"Bearer {TOKEN}"
+
+
+def test_create_account_goes_to_scim_with_the_scim_token(upstream: FakeApi) -> None:
+    new = {"username": "ada", "email": "ada@example.com", "entitlements": []}
+    body = call("create_account", envelope(new))
+    assert body["response"] == {"status": "ACTIVE", "created": True, "id": "new1"}
+    (sent,) = upstream.requests
+    assert (sent.method, sent.path) == ("POST", f"{SCIM_PATH}/Users")
+    assert sent.headers.get("authorization") == f"Bearer {SCIM_TOKEN}"
+    assert msgspec.json.decode(sent.content)["userName"] == "ada"
+    listed = call("list_accounts", envelope(credentials=[OAUTH]))["response"]
+    assert listed[-1]["integration_specific_id"] == "new1"
+    # The same userName again: the upstream's 409 is a conflict.
+    assert error_of(call("create_account", envelope(new)))["error_code"] == "conflict"
+    nameless = error_of(call("create_account", envelope({"entitlements": []})))
+    assert nameless["error_code"] == "invalid_value"
+
+
+def test_delete_account_goes_to_scim(upstream: FakeApi) -> None:
+    body = call("delete_account", envelope({"account_id": "u1"}))
+    assert body["response"] == {"status": "DELETED", "deleted": True}
+    assert "u1" not in [user["id"] for user in upstream.users]
+    error = error_of(call("delete_account", envelope({"account_id": "u1"})))
+    assert (error["error_code"], error["status_code"]) == ("not_found", 404)
+
+
+@pytest.mark.parametrize("capability", ["create_account", "delete_account"])
+def test_a_scim_capability_without_the_scim_token_is_a_bad_request(
+    upstream: FakeApi, capability: str
+) -> None:
+    error = error_of(call(capability, envelope(SAMPLE_REQUESTS[capability], [OAUTH])))
+    assert error["error_code"] == "bad_request"
+    assert "'scim'" in error["message"]
+    assert error["error_metadata"]["fault"] == "caller"
+    assert upstream.requests == []  # refused before any upstream call
+
+
+def test_a_wrong_scim_token_is_unauthorized() -> None:
+    wrong = {"id": "scim", "token": {"token": "wrong-scim-token"}}
+    body = call("delete_account", envelope({"account_id": "u1"}, [OAUTH, wrong]))
+    error = error_of(body)
+    assert (error["error_code"], error["status_code"]) == ("unauthorized", 401)
+    assert error["error_metadata"]["refreshable"] is True
+    assert "wrong-scim-token" not in str(body)  # credentials never appear in an error
+
+
+def test_a_wrong_oauth_token_is_unauthorized() -> None:
+    wrong = {"id": "oauth", "oauth": {"access_token": "wrong-access-token"}}
+    body = call("list_accounts", envelope(credentials=[wrong]))
+    error = error_of(body)
+    assert (error["error_code"], error["status_code"]) == ("unauthorized", 401)
+    assert error["error_metadata"]["refreshable"] is True
+    assert "wrong-access-token" not in str(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"auth": {"token": {"token": TOKEN}}, "credentials": [OAUTH]}, None),
+        ({"auth": {"oauth": {"access_token": TOKEN}}}, None),
+        ({"credentials": [SCIM]}, "'oauth'"),
+        ({"credentials": [OAUTH, {"token": {"token": SCIM_TOKEN}}]}, None),
+        ({"credentials": [OAUTH, {**SCIM, "id": "admin"}]}, "'admin'"),
+        ({"credentials": [OAUTH, OAUTH]}, None),
+        ({"credentials": [OAUTH, {"id": "scim", "oauth": {"access_token": "x"}}]}, None),
+    ],
+    ids=["auth-and-credentials", "auth", "no-oauth", "no-id", "undeclared", "twice", "wrong-kind"],
+)
+def test_credentials_the_connector_does_not_take_are_a_bad_request(
+    upstream: FakeApi, body: dict[str, Any], named: str | None
+) -> None:
+    error = error_of(call("list_accounts", {"request": {}, **body}))
+    assert error["error_code"] == "bad_request"
+    assert named is None or named in error["message"], error["message"]
+    assert error["raised_by"] is None  # refused before the capability ran
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    ("credential", "valid"),
+    [
+        ({"id": "scim", "token": {"token": SCIM_TOKEN}}, True),
+        ({"id": "oauth", "oauth": {"access_token": TOKEN}}, True),
+        ({"id": "scim", "token": {"token": ""}}, False),
+    ],
+    ids=["scim", "oauth", "empty-scim-token"],
+)
+def test_validate_credential_config(
+    upstream: FakeApi, credential: dict[str, Any], valid: bool
+) -> None:
+    # No credentials and no upstream call: the platform checks what a user typed in.
+    body = call("validate_credential_config", {"request": {"credential": credential}})
+    assert body["response"]["valid"] is valid, body
+    assert bool(body["response"]["validation_errors"]) is not valid
+    assert upstream.requests == []
+
+
+$sample_requests
+
+def test_info_lists_the_capabilities_and_both_credentials() -> None:
+    info = integration.info().response
+    assert info.app_id == APP_ID
+    assert info.capabilities == sorted(integration.capabilities)
+    # Registered by the library: the first two for every integration, the last
+    # for one declared with `credentials=`.
+    defaults = {"app_info", "probe_integration", "validate_credential_config"}
+    assert defaults <= set(info.capabilities)
+    assert [entry["id"] for entry in info.credentials_schema] == ["oauth", "scim"]
+    assert info.authentication_schema == {}
+    assert "scim_url" in str(info.request_settings_schema)
 
 
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -860,37 +1492,44 @@ ruff check .        # with the [dev] extra
 
 The tests never touch the network: `tests/test_integration.py` answers the
 $title API in-process with `connector.MockTransport`, through the `transport`
-seam of `$package/integration.py`. They cover a successful call, pagination,
-an upstream 401 and 404 becoming error envelopes, and every registered
-capability.
+seam of `$package/integration.py`. $tests_text
 
 ## Call it
 
 ```sh
 $app_id info --pretty
-$app_id validate-credentials --json '{"auth": {"token": {"token": "TOKEN"}}, "request": {}}'
+$app_id validate-credentials --json '$sample_request'
 $app_id list-accounts --json-file request.json
 $app_id list-accounts < request.json
 python -m $package info
 python -m connector call $package.integration list_accounts --json-file request.json
 ```
 
-A request envelope carries the credential (`auth`), the capability's payload
-(`request`), optionally `page` (`{"token": ..., "size": ...}`) and `settings`.
-The settings model (`${class_name}Settings`) holds the upstream `base_url`;
-the default is a placeholder, so send the tenant's real URL:
-
-```json
-{"auth": {"token": {"token": "TOKEN"}},
- "request": {},
- "page": {"size": 50},
- "settings": {"base_url": "https://api.example.com/v1"}}
-```
+$request_text
 
 Output is JSON on stdout; the exit code is 0 on success, 1 when an error
-envelope is printed (`{"is_error": true, "error": {"error_code":
-"$app_id.unauthorized", ...}}`) and 2 on a usage error. Prefer `--json-file`
-or stdin for real credentials, so that they stay out of `ps` and shell history.
+envelope is printed and 2 on a usage error. `--result-file-path PATH` writes
+the result to PATH instead (gzip-compressed when PATH ends in `.gz`) and exits
+0 whenever a result was written, error or not. Prefer `--json-file` or stdin
+for real credentials, so that they stay out of `ps` and shell history.
+
+An error envelope carries a canonical code (`unauthorized`, `not_found`,
+`rate_limit`, ...; the app is in `app_id`) and `error_metadata`, which tells
+the platform whose fault it is and whether a retry or a credential refresh
+can help:
+
+```json
+{"is_error": true,
+ "error": {"message": "Client error 401 for GET /v1/me", "status_code": 401,
+           "error_code": "unauthorized", "app_id": "$app_id",
+           "error_metadata": {"fault": "upstream", "category": "authentication",
+                              "retryable": false, "throttled": false,
+                              "refreshable": true}, ...},
+ "response": null}
+```
+
+Besides the capabilities in `$package/integration.py`, the connector answers
+$default_capabilities, which the library registers.
 
 ## Serve it
 
@@ -900,9 +1539,11 @@ curl -s -X POST localhost:8000/validate_credentials -d @request.json
 curl -s localhost:8000/info
 ```
 
-`POST /{capability}` takes the same envelope; `GET /healthz` and
-`GET /openapi.json` are there too. With `--token-file PATH` (or the
-`CONNECTOR_TOKEN` environment variable) every call must carry
+`POST /{capability}` takes the same envelope and answers every envelope, error
+or not, with HTTP 200 (the platform reads `is_error`); `serve --http-status`
+answers an error envelope with its code's status instead (401, 404, 429, ...).
+`GET /healthz` and `GET /openapi.json` are there too. With `--token-file PATH`
+(or the `CONNECTOR_TOKEN` environment variable) every call must carry
 `Authorization: Bearer <token>`. To scale out, `server.asgi(integration)` (with
 `integration` from `$package.integration`) is a plain ASGI app for uvicorn,
 hypercorn or granian, with as many workers and hosts as needed.
@@ -913,12 +1554,81 @@ hypercorn or granian, with as many workers and hosts as needed.
 $layout
 ```
 
+$next_steps
+"""
+)
+
+_README_SINGLE: Final = {
+    "tests_text": (
+        "They cover a successful call,\n"
+        "pagination, an upstream 401, 404 and 429 becoming error envelopes with their\n"
+        "metadata, and every registered capability."
+    ),
+    "sample_request": '{"auth": {"token": {"token": "TOKEN"}}, "request": {}}',
+    "request_text": """\
+A request envelope carries the credential (`auth`), the capability's payload
+(`request`), optionally `page` (`{"token": ..., "size": ...}`) and `settings`.
+The settings model (`${class_name}Settings`) holds the upstream `base_url`;
+the default is a placeholder, so send the tenant's real URL:
+
+```json
+{"auth": {"token": {"token": "TOKEN"}},
+ "request": {},
+ "page": {"size": 50},
+ "settings": {"base_url": "https://api.example.com/v1"}}
+```""",
+    "default_capabilities": "`app_info` (its OpenAPI document) and `probe_integration`",
+    "next_steps": """\
 Next steps: point `${class_name}Settings.base_url` and the structs of
 `$package/integration.py` at the real $title API; uncomment the other
 capabilities it supports (each lists the names to import); teach `FakeApi` in
-the tests to answer them.
-"""
-)
+the tests to answer them.""",
+}
+
+_README_MULTI: Final = {
+    "tests_text": (
+        "They cover both\n"
+        "credentials (the OAuth token alone for the API, the SCIM token for\n"
+        "provisioning), the requests that carry the wrong ones, upstream errors\n"
+        "becoming error envelopes with their metadata, `validate_credential_config`\n"
+        "and every registered capability."
+    ),
+    "sample_request": (
+        '{"credentials": [{"id": "oauth", "oauth": {"access_token": "TOKEN"}}], "request": {}}'
+    ),
+    "request_text": """\
+The connector takes two credentials, by id, in the envelope's `credentials`
+list (not `auth`): `oauth`, an OAuth access token for the $title API, which
+every call needs, and `scim`, a SCIM bearer token, which `create_account` and
+`delete_account` need. A request carries `oauth` alone or both; any other set
+is a `bad_request` naming what is missing. Besides `credentials`, an envelope
+carries the capability's payload (`request`), optionally `page`
+(`{"token": ..., "size": ...}`) and `settings`. The settings model
+(`${class_name}Settings`) holds the upstream `base_url` and `scim_url`; the
+defaults are placeholders, so send the tenant's real URLs:
+
+```json
+{"credentials": [{"id": "oauth", "oauth": {"access_token": "ACCESS_TOKEN"}},
+                 {"id": "scim", "token": {"token": "SCIM_TOKEN"}}],
+ "request": {"account_id": "u1"},
+ "settings": {"base_url": "https://api.example.com/v1",
+              "scim_url": "https://api.example.com/scim/v2"}}
+```
+
+`validate_credential_config` checks one credential as a user typed it in,
+without calling the upstream: `{"request": {"credential": {"id": "scim",
+"token": {"token": "..."}}}}` answers `{"valid": ..., "validation_errors":
+[...]}`. `info` describes both in `credentials_schema`.""",
+    "default_capabilities": (
+        "`app_info` (its OpenAPI document), `probe_integration` and\n"
+        "`validate_credential_config`"
+    ),
+    "next_steps": """\
+Next steps: point `${class_name}Settings.base_url`, `scim_url` and the structs
+of `$package/integration.py` at the real $title API; uncomment the other
+capabilities it supports (each lists the names to import); teach `FakeApi` in
+the tests to answer them.""",
+}
 
 _INSTALL_LIBRARY: Final = Template(
     """\
