@@ -2882,6 +2882,7 @@ class Capability:
         "display_name",
         "func",
         "name",
+        "pages",
         "request_type",
         "response_decoder",
         "response_type",
@@ -2910,6 +2911,8 @@ class Capability:
         self.description = description or _first_line(getattr(func, "__doc__", None))
         self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(request_type)
         self.response_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(response_type)
+        # A list capability may answer with a next page; others may not.
+        self.pages = typing.get_origin(_payload_type(response_type, "response")) is list
         self.chain: Link = _unbuilt_chain
 
     def __repr__(self) -> str:
@@ -3054,6 +3057,8 @@ def _response_link(inner: Link, cap: Capability, integration: "Integration") -> 
         if not isinstance(result, expected):
             message = f"{where} returned {type(result).__name__}, expected {expected.__name__}"
             raise integration._failure(ErrorCode.INVALID_RESPONSE, message, request=request)
+        if result.page is not None:
+            _check_page(result.page, request, cap, integration)
         if result.raw_data is not None and not request.include_raw_data:
             result = msgspec.structs.replace(result, raw_data=None)
         try:
@@ -3074,6 +3079,20 @@ def _response_link(inner: Link, cap: Capability, integration: "Integration") -> 
         return body
 
     return checked
+
+
+def _check_page(page: Any, request: Any, cap: Capability, integration: "Integration") -> None:
+    """The pagination bugs a platform would loop on, caught before they leave."""
+    problem = None
+    if not cap.pages:
+        problem = f"returned a `page`, but {cap.name} does not page (its response is no list)"
+    elif page.token is not None and page.token == getattr(request.page, "token", None):
+        problem = (
+            "returned the page token it was given: the platform would ask for that page forever"
+        )
+    if problem is not None:
+        message = f"{_where(cap.func)} {problem}"
+        raise integration._failure(ErrorCode.INVALID_RESPONSE, message, request=request)
 
 
 def _guard_link(inner: Link, cap: Capability, integration: "Integration") -> Link:

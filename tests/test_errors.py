@@ -563,3 +563,32 @@ def test_url_userinfo_and_query_are_secrets() -> None:
     error = envelope_of(raising(ValueError(f"failed {url}")), body(settings={"url": url}))["error"]
     assert "hunter2-pass" not in error["message"] and "abcdef123456" not in error["message"]
     assert "api.example" in error["message"]
+
+
+# ---- the pagination guard ------------------------------------------------------------
+
+
+def test_a_page_with_the_token_it_was_given_is_invalid_response() -> None:
+    same = ListAccountsResponse(response=[], page=connector.Page(token="tok-1", size=2))
+    raw = json.dumps({"request": {}, "page": {"token": "tok-1", "size": 2}}).encode()
+    data = envelope_of(returning(same), raw)
+    assert data["error"]["error_code"] == "invalid_response"
+    assert "returned the page token it was given" in data["error"]["message"]
+    moved = ListAccountsResponse(response=[], page=connector.Page(token="tok-2", size=2))
+    out, code = run(returning(moved).dispatch_result("list_accounts", raw))
+    assert code is None and json.loads(out)["page"]["token"] == "tok-2"
+
+
+def test_a_page_on_a_capability_that_does_not_page_is_invalid_response() -> None:
+    integration = Integration(app_id="acme", version="1")
+
+    @integration.capability
+    async def validate_credentials(
+        request: connector.ValidateCredentialsRequest,
+    ) -> connector.ValidateCredentialsResponse:
+        valid = connector.ValidatedCredentials(valid=True, unique_tenant_id="t")
+        return connector.ValidateCredentialsResponse(response=valid, page=connector.Page(token="x"))
+
+    out, code = run(integration.dispatch_result("validate_credentials", b'{"request": {}}'))
+    assert code is ErrorCode.INVALID_RESPONSE
+    assert "validate_credentials does not page" in json.loads(out)["error"]["message"]
