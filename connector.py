@@ -170,9 +170,12 @@ def _logger() -> "logging.Logger":
 
 
 # `python -m connector` runs this file as __main__; alias it so that user code
-# doing `import connector` gets these very classes, not a second copy.
-if __name__ == "__main__":
-    sys.modules.setdefault("connector", sys.modules[__name__])
+# doing `import connector` gets these very classes, not a second copy, and name
+# it `connector` so that classes and messages say so (not `__main__`).
+_RUN_AS_MAIN: Final = __name__ == "__main__"
+if _RUN_AS_MAIN:
+    __name__ = "connector"
+    sys.modules.setdefault("connector", sys.modules["__main__"])
 
 
 # ---- Enums ----------------------------------------------------------------
@@ -2957,6 +2960,15 @@ def _subtype(tp: Any, base: type[Any]) -> bool:
     return isinstance(origin, type) and issubclass(origin, base)
 
 
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _where(func: Callable[..., Any]) -> str:
     return f"{getattr(func, '__module__', '?')}:{getattr(func, '__name__', repr(func))}"
 
@@ -3334,11 +3346,17 @@ class Integration:
         name, and the docstring's first paragraph).
         """
         if callable(name_or_func) and not isinstance(name_or_func, str):
-            self._register(None, name_or_func)
+            self._register(None, name_or_func, scope=sys._getframe(1).f_locals)
             return name_or_func
 
         def decorator(func: F) -> F:
-            self._register(name_or_func, func, display_name=display_name, description=description)
+            self._register(
+                name_or_func,
+                func,
+                display_name=display_name,
+                description=description,
+                scope=sys._getframe(1).f_locals,
+            )
             return func
 
         return decorator
@@ -3371,7 +3389,12 @@ class Integration:
 
         def decorator(func: F) -> F:
             self._register(
-                name, func, custom=True, display_name=display_name, description=description
+                name,
+                func,
+                custom=True,
+                display_name=display_name,
+                description=description,
+                scope=sys._getframe(1).f_locals,
             )
             return func
 
@@ -3388,13 +3411,16 @@ class Integration:
         custom: bool = False,
         display_name: str | None = None,
         description: str | None = None,
+        scope: Mapping[str, Any] | None = None,
     ) -> None:
+        """`scope`: the locals where the function was defined (a test function's,
+        say), so that string annotations naming them resolve."""
         where = getattr(func, "__qualname__", repr(func))
         code = getattr(func, "__code__", None)
         if code is None:
             raise RegistrationError(f"{where}: a capability must be a function")
         try:
-            hints = typing.get_type_hints(func)
+            hints = typing.get_type_hints(func, localns=dict(scope) if scope else None)
         except Exception as exc:
             raise RegistrationError(
                 f"{where}: cannot resolve its annotations ({type(exc).__name__}: {exc}); "
@@ -3452,6 +3478,11 @@ class Integration:
             raise RegistrationError(
                 f"{where}: {spec.name} returns {expected_response.__name__}, "
                 f"but the return annotation is {response_type!r}"
+            )
+        if not _is_async(func) and not _importable("anyio"):
+            raise RegistrationError(
+                f"{where}: a plain `def` capability runs in a worker thread, which needs "
+                "anyio (pip install anyio); or make it `async def`"
             )
         wants_settings = len(params) == 2
         if wants_settings:
@@ -5548,5 +5579,5 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-if __name__ == "__main__":
+if _RUN_AS_MAIN:
     raise SystemExit(main())

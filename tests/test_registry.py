@@ -304,7 +304,10 @@ def test_info_is_cached_and_follows_registration() -> None:
     integration = fresh()
     first = integration.info_json()
     assert integration.info_json() is first
-    assert msgspec.json.decode(first)["response"]["capabilities"] == ["app_info", "probe_integration"]
+    assert msgspec.json.decode(first)["response"]["capabilities"] == [
+        "app_info",
+        "probe_integration",
+    ]
     assert msgspec.json.decode(first)["response"]["request_settings_schema"] == {
         "type": "object",
         "properties": {},
@@ -339,3 +342,61 @@ def test_helpers() -> None:
             ),
             OtherSettings,
         )
+
+
+def test_types_imported_inside_a_function_resolve_under_future_annotations() -> None:
+    """This module has `from __future__ import annotations`: the annotations are
+    strings naming this function's locals, as a test module's often are."""
+    from connector import ListAccountsRequest as LocalRequest
+    from connector import ListAccountsResponse as LocalResponse
+
+    class LocalSettings(msgspec.Struct, kw_only=True):
+        region: str = "eu"
+
+    integration = fresh()
+
+    @integration.capability
+    async def list_accounts(request: LocalRequest) -> LocalResponse:
+        return LocalResponse(response=[])
+
+    @integration.custom_capability("sync_things")
+    async def sync_things(
+        request: connector.CustomRequest[LocalSettings],
+    ) -> connector.CustomResponse[LocalSettings]:
+        return connector.CustomResponse(response=request.request)
+
+    assert {"list_accounts", "sync_things"} <= set(integration.capabilities)
+
+
+def test_python_m_connector_names_itself_connector(tmp_path: Path) -> None:
+    import subprocess
+
+    target = tmp_path / "bad_import.py"
+    target.write_text("from connector import TokenAuth\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "connector", "info", str(target)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert proc.returncode == 2
+    assert "from 'connector'" in proc.stderr and "__main__" not in proc.stderr
+
+
+def test_a_sync_capability_without_anyio_is_refused_at_registration() -> None:
+    import subprocess
+
+    program = (
+        "import sys; sys.modules['anyio'] = None\n"
+        "import connector\n"
+        "i = connector.Integration(app_id='a', version='1')\n"
+        "def list_accounts(request: connector.ListAccountsRequest)"
+        " -> connector.ListAccountsResponse: ...\n"
+        "try:\n"
+        "    i.capability(list_accounts)\n"
+        "except connector.RegistrationError as exc:\n"
+        "    print(exc)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=root)
+    assert "needs anyio (pip install anyio)" in proc.stdout, proc.stderr
