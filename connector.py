@@ -2740,6 +2740,7 @@ def _basic_pairs(request: Any, found: set[str]) -> None:
 
 def _forms(secrets: Iterable[str]) -> list[str]:
     """Each secret as text may carry it: literal, repr- and JSON-escaped, percent-encoded."""
+    import json
     from urllib.parse import quote, quote_plus
 
     forms: set[str] = set()
@@ -2747,8 +2748,10 @@ def _forms(secrets: Iterable[str]) -> list[str]:
         if not isinstance(secret, str) or len(secret) < _MIN_SECRET:
             continue
         forms.add(secret)
+        forms.add(secret.upper())  # "ß" upper-cases to "SS": IGNORECASE alone misses it
         forms.add(repr(secret)[1:-1])
         forms.add(_encode(secret).decode(errors="replace")[1:-1])
+        forms.add(json.dumps(secret)[1:-1])  # the stdlib's escapes: \u007f, \u00e9, ...
         for safe in ("", "/"):
             forms.add(quote(secret, safe=safe, errors="surrogatepass"))
         forms.add(quote_plus(secret, errors="surrogatepass"))
@@ -5240,7 +5243,10 @@ def _parse_token_response(
     access_token = body.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise _invalid_token_response(response, "Token response has no access_token")
-    token_type = body.get("token_type") or TokenType.BEARER
+    # Only the string "bearer" (any case) or no type at all: 0 or false is no bearer.
+    token_type = body.get("token_type", TokenType.BEARER)
+    if token_type is None:
+        token_type = TokenType.BEARER
     if not isinstance(token_type, str) or token_type.lower() != TokenType.BEARER:
         raise _invalid_token_response(response, "Token response has a token_type other than bearer")
     new_refresh_token = body.get("refresh_token")

@@ -1,0 +1,221 @@
+"""Hostile input against dispatch: secrets in every encoding, hostile handlers,
+deep settings, echoing validation messages, odd OAuth token types."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import urllib.parse
+from typing import Any, Literal
+
+import msgspec
+import pytest
+from _schemas import errors4
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import connector
+from connector import (
+    BasicCredential,
+    ErrorCode,
+    ErrorResponse,
+    ExceptionHandler,
+    Integration,
+    ListAccountsRequest,
+    ListAccountsResponse,
+)
+
+LOOP = asyncio.new_event_loop()
+
+
+def run(coro: Any) -> Any:
+    return LOOP.run_until_complete(coro)
+
+
+def raising(make: Any, **options: Any) -> Integration:
+    integration = Integration(app_id="acme", version="1", auth=BasicCredential, **options)
+
+    @integration.capability
+    async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
+        raise make(request.auth.basic.password)
+
+    return integration
+
+
+def encoded_forms(secret: str) -> list[str]:
+    """Every form item 1 of the hardening issue lists."""
+    forms = [
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        urllib.parse.quote(secret, safe="", errors="surrogatepass"),
+        urllib.parse.quote_plus(secret, errors="surrogatepass"),
+        secret.upper(),
+        base64.b64encode(f"admin:{secret}".encode(errors="surrogatepass")).decode(),
+    ]
+    return [form for form in forms if len(form) >= 6]
+
+
+EXCEPTIONS = [
+    lambda pw: KeyError(pw),
+    lambda pw: ValueError("x", {"password": pw}),
+    lambda pw: RuntimeError(json.dumps({"password": pw})),
+    lambda pw: RuntimeError(f"GET /bot{urllib.parse.quote(pw)}/getMe failed"),
+    lambda pw: RuntimeError(
+        f"auth header Basic {base64.b64encode(f'admin:{pw}'.encode()).decode()}"
+    ),
+    lambda pw: RuntimeError(pw.upper()),
+    lambda pw: ExceptionGroup("several", [ValueError(repr(pw)), KeyError(pw)]),
+    lambda pw: connector.ConnectorError("nope", ErrorCode.UNAUTHORIZED, app_error_code=repr(pw)),
+    lambda pw: connector.ConnectorError("nope", ErrorCode.SERVICE_ERROR, hint=json.dumps(pw)),
+]
+
+secret_text = st.text(
+    alphabet=st.characters(
+        codec="utf-8", categories=["L", "N", "P", "S", "Cc"], include_characters="'\"\\\t\n"
+    ),
+    min_size=8,
+    max_size=24,
+).filter(lambda s: len(set(s)) > 3 and s.strip() == s)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(secret=secret_text, recipe=st.integers(0, len(EXCEPTIONS) - 1))
+@example(secret="pa'ss\"w\\ord\t1", recipe=0)
+@example(secret="pa'ss\"w\\ord\t1", recipe=1)
+@example(secret="tok SECRET 9", recipe=3)
+@example(secret="Grüße-Straße", recipe=5)
+def test_no_encoded_form_of_a_secret_reaches_an_envelope_or_log(secret: str, recipe: int) -> None:
+    """For any secret with quotes, backslashes, control characters or non-ASCII
+    letters, none of its encoded forms appears in the envelope or the log."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("connector")
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        body = json.dumps(
+            {"auth": {"basic": {"username": "admin", "password": secret}}, "request": {}}
+        )
+        out, code = run(raising(EXCEPTIONS[recipe]).dispatch_result("list_accounts", body))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    assert code is not None
+    texts = [out.decode(), json.loads(out)["error"]["message"]]
+    texts += [logging.Formatter().format(r) for r in records]
+    for form in encoded_forms(secret):
+        for text in texts:
+            assert form.lower() not in text.lower(), (form, text)
+
+
+def test_raw_data_of_an_error_envelope_is_scrubbed() -> None:
+    class WithRaw(ExceptionHandler):
+        @staticmethod
+        def handle(
+            e: Exception, original_func: Any, response: ErrorResponse, error_code: Any = None
+        ) -> ErrorResponse:
+            response.raw_data = {"upstream_said": str(e), "nested": [{"pw": str(e)}]}
+            return response
+
+    integration = raising(RuntimeError, exception_handlers=[(Exception, WithRaw, None)])
+    body = json.dumps(
+        {"auth": {"basic": {"username": "u", "password": "hunter2-pw"}}, "request": {}}
+    )
+    out = run(integration.dispatch("list_accounts", body))
+    assert b"hunter2-pw" not in out
+    assert json.loads(out)["raw_data"]["nested"][0]["pw"] == "[redacted]"
+
+
+@pytest.mark.parametrize("damage", ["error-none", "status-object", "not-a-response", "raw-list"])
+def test_a_hostile_handler_leaves_the_prefilled_envelope(damage: str) -> None:
+    class Hostile(ExceptionHandler):
+        @staticmethod
+        def handle(
+            e: Exception, original_func: Any, response: ErrorResponse, error_code: Any = None
+        ) -> ErrorResponse:
+            if damage == "error-none":
+                response.error = None  # type: ignore[assignment]
+            elif damage == "status-object":
+                response.error.status_code = object()  # type: ignore[assignment]
+            elif damage == "raw-list":
+                response.raw_data = [object()]  # type: ignore[assignment]
+            else:
+                return "nope"  # type: ignore[return-value]
+            return response
+
+    integration = raising(
+        lambda pw: connector.NotFoundError(f"no {pw}"),
+        exception_handlers=[(Exception, Hostile, None)],
+    )
+    body = json.dumps(
+        {"auth": {"basic": {"username": "u", "password": "hunter2-pw"}}, "request": {}}
+    )
+    out, code = run(integration.dispatch_result("list_accounts", body))
+    assert code is ErrorCode.NOT_FOUND and b"hunter2-pw" not in out
+    assert errors4("ErrorResponse", out) == []
+
+
+def test_deep_settings_under_the_depth_limit_never_raise() -> None:
+    depth = 900
+    deep: Any = "hunter2-deep"
+    for _ in range(depth):
+        deep = {"password": deep}
+    integration = raising(lambda pw: RuntimeError(f"failed with {pw} and hunter2-deep"))
+    body = json.dumps(
+        {
+            "auth": {"basic": {"username": "u", "password": "hunter2-pw"}},
+            "request": {},
+            "settings": deep,
+        }
+    )
+    out, code = run(integration.dispatch_result("list_accounts", body))
+    assert code is not None and b"hunter2-pw" not in out and b"hunter2-deep" not in out
+
+
+class Region(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    region: Literal["eu-1", "us-1"] = "eu-1"
+
+
+@pytest.mark.parametrize(
+    ("settings_value", "hidden"),
+    [
+        ({"region": "secret'region-3"}, "region-3"),
+        ({"region": 'secret"region-3'}, "region-3"),
+        ({"region": "eu-1", "secret'key-name": 1}, "key-name"),
+    ],
+)
+def test_validation_messages_do_not_echo_values_or_keys(
+    settings_value: dict[str, Any], hidden: str
+) -> None:
+    integration = Integration(app_id="acme", version="1", settings_model=Region)
+
+    @integration.capability
+    async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
+        return ListAccountsResponse(response=[])
+
+    out, code = run(
+        integration.dispatch_result(
+            "list_accounts", json.dumps({"request": {}, "settings": settings_value})
+        )
+    )
+    assert code is ErrorCode.BAD_REQUEST
+    message = json.loads(out)["error"]["message"]
+    assert hidden not in message and "$.settings" in message
+
+
+@pytest.mark.parametrize("token_type", [0, False, "", [], {}])
+def test_only_bearer_or_no_token_type_is_bearer(token_type: Any) -> None:
+    answer = connector.Response(200, json={"access_token": "at-123456", "token_type": token_type})
+    with pytest.raises(connector.OAuthError) as refused:
+        connector._parse_token_response(answer, refresh_token=None, state=None)
+    assert refused.value.error_code is ErrorCode.INVALID_RESPONSE
+    for ok in ({}, {"token_type": None}, {"token_type": "Bearer"}):
+        fine = connector.Response(200, json={"access_token": "at-123456", **ok})
+        credentials, _ = connector._parse_token_response(fine, refresh_token=None, state=None)
+        assert credentials.token_type == "bearer"
