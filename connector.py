@@ -12,6 +12,23 @@ an HTTP client and OAuth helper on httpcore, and the CLI (``python -m connector`
 
     body = await integration.dispatch("list_accounts", b'{"auth": ..., "request": {}}')
 
+Sections, in the order a request flows through them (search for "# ---- Name"):
+
+    Enums                    capability names, error codes, statuses, categories
+    Wire types               credentials, the payloads and results of the 52
+                             capabilities, generic envelopes, errors, info, and
+                             the CAPABILITIES table (name -> types, level, version)
+    Errors                   ConnectorError and its typed family, classify(), metadata
+    Secrets                  what is a secret (_secrets_of), scrubbing (_scrub)
+    Registry and the error-wrapping chain
+                             Integration, registration, the links of dispatch
+    Helpers for capability code
+                             get_settings, get_credential, ..., execution_summary
+    Default capabilities     app_info, probe_integration, validate_credential_config
+    HTTP client              HTTPClient, MockTransport, transport errors
+    OAuth                    OAuthSettings and the default OAuth capabilities
+    CLI                      python -m connector, run(integration)
+
 Runtime dependencies: msgspec; anyio and httpcore only where they are used.
 Licence: MIT.
 """

@@ -1,6 +1,7 @@
 """scaffold.py - create a new connector project that works at once.
 
-    python -m connector scaffold foo-bar ./foo-bar [--author A] [--email E] [--force] [--vendor]
+    python -m connector scaffold foo-bar ./foo-bar [--author A] [--email E] [--force]
+                                                   [--vendor] [--multi-auth]
     scaffold.create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com")
 
 writes ``pyproject.toml``, the package ``foo_bar/`` (``integration.py`` with a
@@ -9,6 +10,15 @@ calling the upstream through ``connector.HTTPClient``, the other capabilities as
 commented examples; ``__main__.py`` calling ``connector.run``), ``tests/`` that
 pass out of the box against an in-process fake of the upstream, ``README.md``
 and ``.gitignore``. The templates live in this file as strings.
+
+The project speaks the current API (4.x): its tests expect the bare canonical
+error codes ("unauthorized", not "foo-bar.unauthorized") with their
+``error_metadata``, and the ``app_info`` and ``probe_integration`` every
+integration answers. With ``multi_auth`` (``--multi-auth``) the connector takes
+two credentials by id, ``Integration(credentials=[CredentialConfig(...)])``:
+"oauth", an OAuth access token for the API (``list_accounts``), and "scim", an
+optional SCIM bearer token for provisioning (``create_account`` and
+``delete_account`` on SCIM 2.0 ``/Users``).
 
 Choices, in one place:
 
@@ -698,13 +708,13 @@ _EXAMPLES: Final[dict[str, str]] = {
 
 _MULTI_INTEGRATION: Final = Template(
     '''\
-"""$title connector: two credentials, capabilities, settings and upstream calls.
+"""$title connector: capabilities, settings and upstream calls.
 
 The connector takes two credentials, each sent by id in the request's
 `credentials` list (not `auth`):
 
-* "oauth", an OAuth access token for the $title API (GET /me, GET /users),
-  which every call needs;
+* "oauth", an OAuth access token for the $title API
+  (GET /me, GET /users), which every call needs;
 * "scim", a SCIM bearer token for the provisioning endpoints (SCIM 2.0
   /Users: create_account, delete_account), which only those need.
 
@@ -837,7 +847,8 @@ def scim_client(
 ) -> HTTPClient:
     """An HTTP client for the SCIM endpoints, with the request's "scim" token.
 
-    Without a "scim" credential, get_credential raises the "bad_request".
+    A request without a "scim" credential stops here: get_credential raises a
+    "bad_request" naming it, before anything is sent.
     """
     token: str = get_credential(request, "scim").token
     return HTTPClient(settings.scim_url, bearer_token=token, transport=transport)
@@ -1619,10 +1630,8 @@ defaults are placeholders, so send the tenant's real URLs:
 without calling the upstream: `{"request": {"credential": {"id": "scim",
 "token": {"token": "..."}}}}` answers `{"valid": ..., "validation_errors":
 [...]}`. `info` describes both in `credentials_schema`.""",
-    "default_capabilities": (
-        "`app_info` (its OpenAPI document), `probe_integration` and\n"
-        "`validate_credential_config`"
-    ),
+    "default_capabilities": "`app_info` (its OpenAPI document), `probe_integration` and\n"
+    "`validate_credential_config`",
     "next_steps": """\
 Next steps: point `${class_name}Settings.base_url`, `scim_url` and the structs
 of `$package/integration.py` at the real $title API; uncomment the other
@@ -1694,10 +1703,20 @@ def _toml_list(items: list[str]) -> str:
     return ", ".join(_toml_string(item) for item in items)
 
 
-def render(names: Names, *, author: str, email: str, vendor: bool = False) -> dict[str, str]:
+def render(
+    names: Names,
+    *,
+    author: str,
+    email: str,
+    vendor: bool = False,
+    multi_auth: bool = False,
+) -> dict[str, str]:
     """The text files of a new project, by relative POSIX path (vendored modules excluded).
 
     files = render(names_for("foo-bar"), author="Ada", email="ada@example.com")
+
+    `multi_auth` gives the two-credential connector (OAuth for the API, a SCIM
+    token for provisioning) instead of the one-token one.
     """
     fields = {
         "package": names.package,
@@ -1705,6 +1724,7 @@ def render(names: Names, *, author: str, email: str, vendor: bool = False) -> di
         "title": names.title,
         "class_name": names.class_name,
         "base_url": f"https://api.{names.app_id}.example.com/v1",
+        "scim_url": f"https://api.{names.app_id}.example.com/scim/v2",
         "distribution": DISTRIBUTION,
         "version": __version__,
     }
@@ -1738,16 +1758,54 @@ def render(names: Names, *, author: str, email: str, vendor: bool = False) -> di
     }
     width = max(len(path) for path in layout_entries) + 2
     layout = "\n".join(f"{path:<{width}}{text}" for path, text in layout_entries.items())
+    readme = {
+        key: Template(text).substitute(fields)
+        for key, text in (_README_MULTI if multi_auth else _README_SINGLE).items()
+    }
     package = names.package
     return {
         "pyproject.toml": pyproject,
-        "README.md": _README.substitute(fields, install_section=install, layout=layout),
+        "README.md": _README.substitute(
+            {**fields, **readme}, install_section=install, layout=layout
+        ),
         ".gitignore": _GITIGNORE,
         f"{package}/__init__.py": _INIT.substitute(fields),
         f"{package}/__main__.py": _MAIN.substitute(fields),
-        f"{package}/integration.py": _INTEGRATION.substitute(fields),
-        "tests/test_integration.py": _TESTS.substitute(fields),
+        f"{package}/integration.py": _integration(fields, multi_auth),
+        "tests/test_integration.py": _tests(fields, multi_auth),
     }
+
+
+# Capabilities the multi-credential template implements: left out of its examples.
+_MULTI_IMPLEMENTS: Final = frozenset(("create_account", "delete_account"))
+
+
+def _integration(fields: dict[str, str], multi_auth: bool) -> str:
+    """integration.py: the template with the shared parts and the examples it lacks."""
+    examples = [
+        Template(text).substitute(fields)
+        for name, text in _EXAMPLES.items()
+        if not (multi_auth and name in _MULTI_IMPLEMENTS)
+    ]
+    template = _MULTI_INTEGRATION if multi_auth else _INTEGRATION
+    return template.substitute(
+        fields,
+        upstream=_UPSTREAM,
+        helpers=_HELPERS,
+        list_accounts=_LIST_ACCOUNTS.substitute(fields),
+        examples="\n\n".join(examples),
+    )
+
+
+def _tests(fields: dict[str, str], multi_auth: bool) -> str:
+    """tests/test_integration.py, with the fake upstream (and SCIM, for multi_auth)."""
+    fake_api = _FAKE_API.substitute(
+        fields,
+        scim_route=_SCIM_ROUTE if multi_auth else "",
+        scim_methods=_SCIM_METHODS if multi_auth else "",
+    )
+    template = _MULTI_TESTS if multi_auth else _TESTS
+    return template.substitute(fields, fake_api=fake_api, sample_requests=_SAMPLE_REQUESTS)
 
 
 # ---- Author, email and the vendored modules ---------------------------------------
@@ -1939,11 +1997,13 @@ def _create(
     email: str | None,
     force: bool,
     vendor: bool,
+    multi_auth: bool = False,
 ) -> _Created:
     names = names_for(name)
     target = Path(directory).absolute()
     author, email = _author_and_email(author, email, _existing_ancestor(target))
-    files: dict[str, str | bytes] = dict(render(names, author=author, email=email, vendor=vendor))
+    rendered = render(names, author=author, email=email, vendor=vendor, multi_auth=multi_auth)
+    files: dict[str, str | bytes] = dict(rendered)
     sources = _vendored_sources() if vendor else {}
     relative = sorted([*files, *sources])
     replaced = _check_target(target, relative, force)
@@ -1996,15 +2056,26 @@ def create(
     email: str | None = None,
     force: bool = False,
     vendor: bool = False,
+    multi_auth: bool = False,
 ) -> list[Path]:
     """Writes a new connector project into `directory`; returns the files' absolute paths.
 
     create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com", vendor=True)
 
+    `multi_auth` writes the two-credential connector (see `render`).
+
     Raises ScaffoldError (nothing written) for a bad name or a non-empty folder
     without `force`, and (nothing left behind) when writing fails.
     """
-    created = _create(name, directory, author=author, email=email, force=force, vendor=vendor)
+    created = _create(
+        name,
+        directory,
+        author=author,
+        email=email,
+        force=force,
+        vendor=vendor,
+        multi_auth=multi_auth,
+    )
     return created.files
 
 
@@ -2026,6 +2097,8 @@ def command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             email=args.email,
             force=bool(args.force),
             vendor=bool(args.vendor),
+            # getattr: connector.main() may predate the --multi-auth option.
+            multi_auth=bool(getattr(args, "multi_auth", False)),
         )
     except ScaffoldError as exc:
         parser.error(str(exc))

@@ -2,7 +2,8 @@
 
 The tests marked `slow` build two fresh venvs (one with this library installed
 from the working tree, one with only its runtime dependencies for `--vendor`),
-install a generated project into each and run its tests and console script.
+install a generated project into each and run its tests and console script;
+the `--multi-auth` project's tests run in the first venv, without another.
 They run by default; `-m "not slow"` leaves them out.
 """
 
@@ -44,6 +45,12 @@ AUTHOR: Author = {"author": "Ada Lovelace", "email": "ada@example.com"}
 NAME_ALPHABET = "abcXYZ019-_ .!é\t/"
 # A name as long as allowed, to catch generated lines that grow past 100 columns.
 LONG_NAME = "abcdefghij abcdefghij abcdefghij abcdefg"
+# The multi-credential API (CredentialConfig, get_credential, ...) is newer than
+# the rest of connector.py: without it, a --multi-auth project cannot run.
+needs_multi_auth = pytest.mark.skipif(
+    not hasattr(connector, "CredentialConfig"),
+    reason="connector.py has no CredentialConfig yet (the multi-credential API)",
+)
 
 
 # ---- helpers -------------------------------------------------------------------------
@@ -273,26 +280,78 @@ def test_generated_python_is_valid_and_names_the_connector() -> None:
     assert "microconnector" in readme and "not\non PyPI" in readme
 
 
+def test_multi_auth_renders_a_two_credential_connector() -> None:
+    import ast
+
+    files = scaffold.render(names_for("Foo Bar"), author="A", email="a@e.com", multi_auth=True)
+    plain = scaffold.render(names_for("Foo Bar"), author="A", email="a@e.com")
+    assert sorted(files) == sorted(plain)
+    for path, text in files.items():
+        if path.endswith(".py"):
+            ast.parse(text, filename=path)
+    module = files["foo_bar/integration.py"]
+    assert 'CredentialConfig(\n            id="oauth",\n            type=OAuthCredential,' in module
+    assert 'id="scim",\n            type=TokenCredential,' in module
+    assert "optional=True" in module
+    assert 'allowed_credentials=[("oauth",), ("oauth", "scim")]' in module
+    assert "auth=" not in module.replace("allowed_credentials=", "")
+    assert 'get_credential(request, "oauth").access_token' in module
+    assert 'get_credential(request, "scim").token' in module
+    assert 'scim_url: str = "https://api.foo-bar.example.com/scim/v2"' in module
+    # create_account and delete_account are live (on SCIM), so not among the examples.
+    assert "# async def create_account(" not in module
+    assert "\nasync def create_account(" in module and "\nasync def delete_account(" in module
+    assert "# async def update_account(" in module
+    assert '"credentials": [{"id": "oauth"' in files["README.md"]
+    assert "validate_credential_config" in files["README.md"]
+    # The rest of the project is the same.
+    for path in ("pyproject.toml", "foo_bar/__init__.py", "foo_bar/__main__.py", ".gitignore"):
+        assert files[path] == plain[path]
+
+
+def test_templates_speak_the_4x_error_contract() -> None:
+    for multi_auth in (False, True):
+        files = scaffold.render(
+            names_for("foo-bar"), author="A", email="a@e.com", multi_auth=multi_auth
+        )
+        text = "\n".join(files.values())
+        assert "foo-bar." not in text.replace("foo-bar.example.com", "")  # no prefixed codes
+        assert "{APP_ID}." not in text
+        assert "unexpected_error" not in text
+        assert 'error["error_metadata"]' in files["tests/test_integration.py"]
+        assert '"app_info": {}' in files["tests/test_integration.py"]
+    for name in ("update_account", "get_account", "list_updated_accounts"):
+        assert f"# async def {name}(" in files["foo_bar/integration.py"]
+
+
 # ---- the generated code passes ruff under its own settings ---------------------------
 
 
-@pytest.mark.parametrize("vendor", [False, True], ids=["library", "vendored"])
+@pytest.mark.parametrize(
+    ("vendor", "multi_auth"),
+    [(False, False), (True, False), (False, True)],
+    ids=["library", "vendored", "multi-auth"],
+)
 @pytest.mark.parametrize("name", ["foo-bar", "x", LONG_NAME])
-def test_generated_code_passes_ruff(tmp_path: Path, name: str, vendor: bool) -> None:
+def test_generated_code_passes_ruff(
+    tmp_path: Path, name: str, vendor: bool, multi_auth: bool
+) -> None:
     project = tmp_path / "project"
-    scaffold.create(name, project, vendor=vendor, **AUTHOR)
+    scaffold.create(name, project, vendor=vendor, multi_auth=multi_auth, **AUTHOR)
     for args in (["check"], ["format", "--check"]):
         done = ruff(project, *args)
         assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("multi_auth", [False, True], ids=["token", "multi-auth"])
 @pytest.mark.parametrize("name", ["foo-bar", "x", LONG_NAME])
-def test_uncommented_examples_pass_ruff(tmp_path: Path, name: str) -> None:
+def test_uncommented_examples_pass_ruff(tmp_path: Path, name: str, multi_auth: bool) -> None:
     project = tmp_path / "project"
-    scaffold.create(name, project, **AUTHOR)
+    scaffold.create(name, project, multi_auth=multi_auth, **AUTHOR)
     module = project / names_for(name).package / "integration.py"
     enabled = uncomment_examples(module.read_text())
-    assert enabled.count("@integration.capability") == 13
+    # 2 + 14 examples, or 4 + the 12 examples of what the multi-auth one lacks.
+    assert enabled.count("@integration.capability") == 16
     module.write_text(enabled)
     # The names go in unsorted; sorting them is the author's (and ruff's) job.
     assert ruff(project, "check", "--fix", "--select", "I").returncode == 0
@@ -629,6 +688,25 @@ def test_cli_creates_a_project_and_says_what_next(tmp_path: Path) -> None:
     assert "connector.py" in out and "pip install /" not in out
 
 
+def test_command_takes_multi_auth_when_the_parser_has_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scaffold.command reads `multi_auth` if connector.main() defines --multi-auth."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    common = {"author": "Ada", "email": "a@e.com", "force": False, "vendor": False}
+    older = argparse.Namespace(name="foo-bar", directory=str(tmp_path / "a"), **common)
+    assert scaffold.command(parser, older) == 0  # no multi_auth attribute at all
+    assert "CredentialConfig" not in (tmp_path / "a" / "foo_bar" / "integration.py").read_text()
+    newer = argparse.Namespace(
+        name="foo-bar", directory=str(tmp_path / "b"), multi_auth=True, **common
+    )
+    assert scaffold.command(parser, newer) == 0
+    assert "CredentialConfig" in (tmp_path / "b" / "foo_bar" / "integration.py").read_text()
+    assert "Created the Foo Bar connector" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -789,7 +867,14 @@ def check_project(bin_dir: Path, project: Path, api_url: str) -> None:
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)["response"]
     assert info["app_id"] == "foo-bar"
-    assert info["capabilities"] == ["list_accounts", "validate_credentials"]
+    # app_info and probe_integration: every 4.x integration answers them.
+    assert info["capabilities"] == [
+        "app_info",
+        "list_accounts",
+        "probe_integration",
+        "validate_credentials",
+    ]
+    assert info["credentials_schema"] == []
     done = run([bin_dir / "python", "-m", "foo_bar", "info"], cwd=project.parent)
     assert done.returncode == 0 and json.loads(done.stdout)["response"]["app_id"] == "foo-bar"
 
@@ -872,17 +957,74 @@ def test_uncommented_examples_register_and_pass_the_generated_tests(
     module.write_text(uncomment_examples(module.read_text()))
     done = run([library_venv / "python", "-m", "pytest", "-p", "no:cacheprovider"], cwd=project)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"\b2[0-9] passed\b", done.stdout), done.stdout
+    assert re.search(r"\b3[0-9] passed\b", done.stdout), done.stdout
     show = "import foo_bar.integration as m; print(len(m.integration.capabilities))"
     done = run([library_venv / "python", "-c", show], cwd=project)
-    assert done.stdout.strip() == "13", done.stderr
+    assert done.stdout.strip() == "18", done.stderr  # 16, app_info and probe_integration
 
 
 @pytest.mark.slow
-def test_generated_code_passes_mypy_strict(tmp_path: Path) -> None:
+@needs_multi_auth
+def test_multi_auth_project_passes_its_tests(library_venv: Path, tmp_path: Path) -> None:
+    # In the library venv, from the project folder (its pytest `pythonpath = ["."]`):
+    # no second install.
+    project = tmp_path / "foo-bar"
+    scaffold.create("foo-bar", project, multi_auth=True, **AUTHOR)
+    python = library_venv / "python"
+    done = run([python, "-m", "pytest", "-p", "no:cacheprovider"], cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b3[0-9] passed\b", done.stdout), done.stdout
+
+    done = run([python, "-m", "foo_bar", "info"], cwd=project)
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)["response"]
+    assert [entry["id"] for entry in info["credentials_schema"]] == ["oauth", "scim"]
+    assert info["authentication_schema"] == {}
+    assert info["capabilities"] == [
+        "app_info",
+        "create_account",
+        "delete_account",
+        "list_accounts",
+        "probe_integration",
+        "validate_credential_config",
+        "validate_credentials",
+    ]
+    # The console entry point: a SCIM capability without the SCIM token, and a check.
+    oauth_only = {
+        "credentials": [{"id": "oauth", "oauth": {"access_token": "access-token-1234"}}],
+        "request": {"account_id": "u1"},
+    }
+    done = run([python, "-m", "foo_bar", "delete-account", "--json", json.dumps(oauth_only)],
+               cwd=project)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["error_code"] == "bad_request" and "'scim'" in error["message"]
+    assert "access-token-1234" not in done.stdout + done.stderr
+    check = {"request": {"credential": {"id": "scim", "token": {"token": ""}}}}
+    done = run([python, "-m", "foo_bar", "validate-credential-config", "--json",
+                json.dumps(check)], cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["response"]["valid"] is False
+
+    # Every example uncommented: registered, and covered by the generated tests.
+    module = project / "foo_bar" / "integration.py"
+    module.write_text(uncomment_examples(module.read_text()))
+    done = run([python, "-m", "pytest", "-p", "no:cacheprovider"], cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b4[0-9] passed\b", done.stdout), done.stdout
+    show = "import foo_bar.integration as m; print(len(m.integration.capabilities))"
+    done = run([python, "-c", show], cwd=project)
+    assert done.stdout.strip() == "19", done.stderr  # 16 and the library's three
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "multi_auth", [False, pytest.param(True, marks=needs_multi_auth)], ids=["token", "multi-auth"]
+)
+def test_generated_code_passes_mypy_strict(tmp_path: Path, multi_auth: bool) -> None:
     pytest.importorskip("mypy")
     project = tmp_path / "foo-bar"
-    scaffold.create("foo-bar", project, **AUTHOR)
+    scaffold.create("foo-bar", project, multi_auth=multi_auth, **AUTHOR)
     module = project / "foo_bar" / "integration.py"
     module.write_text(uncomment_examples(module.read_text()))
     env = clean_env(MYPYPATH=str(REPO))
