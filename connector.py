@@ -5527,6 +5527,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument(
         "--vendor", action="store_true", help="copy connector.py and server.py into the project"
     )
+    sub.add_argument(
+        "--multi-auth",
+        action="store_true",
+        help="two credentials: OAuth for the API, a SCIM token for provisioning",
+    )
 
     args = parser.parse_args(argv)
     try:

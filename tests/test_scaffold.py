@@ -735,6 +735,16 @@ def test_cli_force_writes_into_a_non_empty_folder(tmp_path: Path) -> None:
     assert "README.md  (replaced)" in out
 
 
+def test_cli_multi_auth_writes_the_two_credential_connector(tmp_path: Path) -> None:
+    code, out, _ = run_cli("scaffold", "--help", cwd=tmp_path)
+    if "--multi-auth" not in out:
+        pytest.skip("connector.main() does not define the scaffold option --multi-auth yet")
+    code, out, err = run_cli("scaffold", "foo-bar", "p", "--multi-auth", cwd=tmp_path)
+    assert code == 0, err
+    module = (tmp_path / "p" / "foo_bar" / "integration.py").read_text()
+    assert 'allowed_credentials=[("oauth",), ("oauth", "scim")]' in module
+
+
 def test_python_m_scaffold_is_the_same_command(tmp_path: Path) -> None:
     code, _, err = run_cli("foo-bar", "p", module="scaffold", cwd=tmp_path)
     assert code == 0, err
@@ -838,8 +848,12 @@ def pip_install(bin_dir: Path, cwd: Path, *packages: str | Path) -> None:
 
 @pytest.fixture(scope="session")
 def library_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv with this library installed from the working tree (not editable)."""
-    return make_venv(tmp_path_factory.mktemp("venvs") / "library", REPO)
+    """A venv with this library installed from the working tree (not editable), and pytest.
+
+    pytest comes with it so that the tests running generated tests here need no
+    project install first (whatever order they run in).
+    """
+    return make_venv(tmp_path_factory.mktemp("venvs") / "library", REPO, "pytest")
 
 
 @pytest.fixture(scope="session")
