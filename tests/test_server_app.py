@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _schemas import errors4
 from _srv_util import (
     AUTH,
     RawConn,
@@ -112,6 +113,7 @@ def assert_envelope(body: bytes, app_id: str, code: str) -> dict[str, Any]:
     assert data["error"]["error_code"] == code  # bare: the app is in app_id
     assert data["error"]["app_id"] == app_id
     assert isinstance(data["error"]["message"], str)
+    assert errors4("ErrorResponse", data) == []  # routing errors too: 4.280's envelope
     return data
 
 
@@ -271,7 +273,8 @@ def test_wrong_credentials_follow_the_table() -> None:
     with running(server.asgi(mock.integration, http_status=True)) as srv:
         response = call(srv.port, "POST", "/list_accounts", bad.encode())
     code = json.loads(response.body)["error"]["error_code"]
-    assert response.status == EXPECTED_STATUS[code] != 200
+    assert code == "unauthorized"
+    assert response.status == EXPECTED_STATUS[code] == 401
 
 
 # ---- Dispatch envelopes: HTTP status by ErrorCode --------------------------------------
