@@ -370,35 +370,35 @@ async def test_deadline_with_mock_transport() -> None:
     with pytest.raises(TransportError) as info:
         await client.get("http://h.example/slow?x=secret")
     assert info.value.error_code == ErrorCode.REQUEST_TIMEOUT
-    assert str(info.value) == "Deadline of 0.05s exceeded for GET /slow"
+    assert str(info.value) == "Deadline of 0.05s exceeded for GET http://h.example:80/slow"
 
 
 @pytest.mark.parametrize(
     ("exc", "code", "message"),
     [
-        (httpcore.ConnectTimeout("x"), "connection_timeout", "Connection timed out for GET /u"),
-        (httpcore.ConnectError("x"), "connection_rejected", "Connection failed for GET /u"),
-        (httpcore.ReadTimeout("x"), "request_timeout", "Timed out reading the response for GET /u"),
-        (httpcore.WriteTimeout("x"), "request_timeout", "Timed out sending the request for GET /u"),
+        (httpcore.ConnectTimeout("x"), "connection_timeout", "Connection timed out for GET http://h.example:80/u"),
+        (httpcore.ConnectError("x"), "connection_rejected", "Connection failed for GET http://h.example:80/u"),
+        (httpcore.ReadTimeout("x"), "request_timeout", "Timed out reading the response for GET http://h.example:80/u"),
+        (httpcore.WriteTimeout("x"), "request_timeout", "Timed out sending the request for GET http://h.example:80/u"),
         (
             httpcore.PoolTimeout("x"),
             "request_timeout",
-            "Timed out waiting for a free connection for GET /u",
+            "Timed out waiting for a free connection for GET http://h.example:80/u",
         ),
         (
             httpcore.ReadError("x"),
             "connection_closed",
-            "Connection closed while reading the response for GET /u",
+            "Connection closed while reading the response for GET http://h.example:80/u",
         ),
         (
             httpcore.RemoteProtocolError("x"),
             "connection_closed",
-            "Connection closed or invalid response for GET /u",
+            "Connection closed or invalid response for GET http://h.example:80/u",
         ),
         (
             httpcore.UnsupportedProtocol("x"),
             "client_call_error",
-            "Unsupported URL scheme for GET /u",
+            "Unsupported URL scheme for GET http://h.example:80/u",
         ),
     ],
 )
@@ -513,7 +513,7 @@ async def test_connection_refused() -> None:
     with pytest.raises(TransportError) as info:
         await client.get("/users?token=secret")
     assert info.value.error_code == ErrorCode.CONNECTION_REJECTED
-    assert str(info.value) == "Connection refused for GET /users"
+    assert str(info.value) == f"Connection refused for GET http://127.0.0.1:{port}/users"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs")
@@ -536,7 +536,7 @@ async def test_connect_timeout_when_backlog_is_full() -> None:
             for filler in fillers:
                 filler.close()
     assert info.value.error_code == ErrorCode.CONNECTION_TIMEOUT
-    assert str(info.value) == "Connection timed out for GET /x"
+    assert str(info.value) == f"Connection timed out for GET http://127.0.0.1:{port}/x"
 
 
 async def test_closed_mid_response() -> None:
@@ -550,7 +550,7 @@ async def test_closed_mid_response() -> None:
             with pytest.raises(TransportError) as info:
                 await client.get("/users")
     assert info.value.error_code == ErrorCode.CONNECTION_CLOSED
-    assert str(info.value).endswith(" for GET /users")
+    assert str(info.value).endswith(f" for GET http://127.0.0.1:{port}/users")
 
 
 async def test_closed_before_any_response() -> None:
@@ -588,7 +588,7 @@ async def test_server_that_never_answers_hits_read_timeout() -> None:
             with pytest.raises(TransportError) as info:
                 await client.get("/slow")
     assert info.value.error_code == ErrorCode.REQUEST_TIMEOUT
-    assert str(info.value) == "Timed out reading the response for GET /slow"
+    assert str(info.value) == f"Timed out reading the response for GET http://127.0.0.1:{port}/slow"
 
 
 async def test_trickling_server_hits_deadline() -> None:
@@ -608,7 +608,7 @@ async def test_trickling_server_hits_deadline() -> None:
                 await client.get("/trickle")
     assert time.monotonic() - started < 1.5
     assert info.value.error_code == ErrorCode.REQUEST_TIMEOUT
-    assert str(info.value) == "Deadline of 0.3s exceeded for GET /trickle"
+    assert str(info.value) == f"Deadline of 0.3s exceeded for GET http://127.0.0.1:{port}/trickle"
 
 
 # ---- Properties --------------------------------------------------------------
