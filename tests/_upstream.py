@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -64,6 +65,9 @@ def upstream(
 
         def setup(self) -> None:
             super().setup()
+            # Headers and body go out as two writes: without this, Nagle's
+            # algorithm and the client's delayed ACK add 40 ms to each answer.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with state.lock:
                 state.connections += 1
 
@@ -106,3 +110,14 @@ def upstream(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+if __name__ == "__main__":
+    # `python tests/_upstream.py CERT KEY`: serve in a process of its own (the
+    # benchmark's per-request timings then do not share a GIL with the server);
+    # prints the URL, serves until standard input closes.
+    import sys
+
+    with upstream(tls=(Path(sys.argv[1]), Path(sys.argv[2]))) as api:
+        print(api.url, flush=True)
+        sys.stdin.read()
