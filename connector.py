@@ -33,6 +33,7 @@ Runtime dependencies: msgspec; anyio and httpcore only where they are used.
 Licence: MIT.
 """
 
+import contextvars
 import enum
 import math
 import sys
@@ -131,6 +132,7 @@ __all__ = (
     "ListResources",
     "ListResourcesRequest",
     "ListResourcesResponse",
+    "MockRoute",
     "MockTransport",
     "OAuthCapabilities",
     "OAuthCredential",
@@ -140,6 +142,7 @@ __all__ = (
     "OAuthSettings",
     "OauthCredentials",
     "Page",
+    "RateLimitPolicy",
     "RefreshAccessToken",
     "RefreshAccessTokenRequest",
     "RefreshAccessTokenResponse",
@@ -2218,6 +2221,8 @@ CAPABILITIES: Final[Mapping[str, CapabilitySpec]] = {
 _CAPABILITY_BY_REQUEST: Final = {spec.request_type: spec.name for spec in CAPABILITIES.values()}
 
 _encode: Final = msgspec.json.Encoder().encode
+# "Not given", where None means something (no timeout, the default restored).
+_UNSET: Final[Any] = object()
 
 
 # ---- Errors -----------------------------------------------------------------
@@ -2505,18 +2510,32 @@ def _retry_after_of(exc: BaseException) -> int | None:
     return None if wait is None else math.ceil(wait)
 
 
-def _prefill(exc: BaseException, where: str | None) -> ErrorResponse:
-    """The classified envelope for `exc`, before any author handler runs."""
+def _prefill(
+    exc: BaseException, where: str | None, *, app_id: str = "", secrets: Sequence[str] = ()
+) -> ErrorResponse:
+    """The classified envelope for `exc`, before any author handler runs.
+
+    An upstream error (``exc.response`` with a body) adds the upstream's own
+    explanation to the message, scrubbed of `secrets` before it is clipped (a
+    clipped secret would no longer match), and a SCIM ``scimType`` becomes
+    ``app_error_code`` as ``"<app_id>.<scimType>"``.
+    """
+    message = _safe_str(exc) or type(exc).__name__
+    app_error_code = exc.app_error_code if isinstance(exc, ConnectorError) else None
+    detail, upstream_code = _upstream_detail_of(exc)
+    if detail:
+        message = f"{message}: {_clip_detail(_scrub(detail, secrets))}"
+    if upstream_code and app_error_code is None:
+        app_error_code = f"{app_id}.{upstream_code}" if app_id else upstream_code
     error = Error(
-        message=_safe_str(exc) or type(exc).__name__,
+        message=message,
         status_code=_status_of(exc),
         error_code=classify(exc),
         app_id="",
+        app_error_code=app_error_code,
         raised_by=type(exc).__name__,
         raised_in=where,
     )
-    if isinstance(exc, ConnectorError):
-        error.app_error_code = exc.app_error_code
     return ErrorResponse(is_error=True, error=error)
 
 
@@ -2826,12 +2845,15 @@ def _describe_decode_error(exc: msgspec.DecodeError, prefix: str = "") -> str:
 #      c. _response_link  the result has the capability's type; raw_data is kept
 #                         only if asked; encoded, then checked by decoding it
 #                         again (-> invalid_response naming the path);
-#      d. _guard_link     an exception from the author's code is classified,
+#      d. _upstream_link  the capability's HTTP clients see the dispatch's deadline
+#                         and rate-limit state, which goes back in `rate_limit`;
+#      e. _guard_link     an exception from the author's code is classified,
 #                         handled by the author's handler, finished (-> its code);
-#      e. _call_author    the author's function (sync ones in a worker thread);
+#      f. _call_author    the author's function (sync ones in a worker thread);
 #   4. returns the bytes of (3), or those of the finished envelope that a link
 #      raised as `_Failure`. Nothing else escapes (`handle_errors=False` lets an
-#      author's exception through, for debugging).
+#      author's exception through, for debugging, and an exception raised in a
+#      MockTransport handler always goes through to the test).
 
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S")
@@ -3138,12 +3160,72 @@ def _guard_link(inner: Link, cap: Capability, integration: "Integration") -> Lin
         except _Failure:
             raise
         except Exception as exc:
+            if _propagates(exc):
+                raise
             raise integration._from_exception(exc, cap, request) from None
 
     return guarded
 
 
-_LINKS: Final = (_auth_link, _settings_link, _response_link, _guard_link)
+# The dispatch in progress.
+# `_upstream_link` sets `_CALL` around a capability: the integration, the
+# deadline from `rate_limit.max_execution_time`, the caller's rate-limit mode
+# and the limiter states to seed. HTTPClients read it; the link writes the
+# limiters used into the success envelope's `rate_limit.current_state`.
+
+
+class _Call:
+    __slots__ = ("budget", "deadline", "integration", "mode", "seeds", "used")
+
+    def __init__(self, integration: "Integration", rate_limit: RateLimitRequestInfo | None) -> None:
+        self.integration = integration
+        self.deadline: float | None = None
+        self.budget: int | None = None
+        self.mode: RateLimitMode | None = None
+        self.seeds: dict[str, RateLimitStateSnapshot] = {}
+        self.used: dict[str, _Limiter] = {}
+        if rate_limit is not None:
+            self.mode = rate_limit.caller_override_mode
+            self.seeds = dict(rate_limit.last_known_state or {})
+            if rate_limit.max_execution_time is not None:
+                self.budget = rate_limit.max_execution_time
+                self.deadline = integration._http_now() + rate_limit.max_execution_time
+
+    def current_state(self, now: float) -> RateLimitResponseInfo:
+        states = {key: limiter.snapshot(now) for key, limiter in self.used.items()}
+        return RateLimitResponseInfo(current_state=states)
+
+
+_CALL: Final[contextvars.ContextVar[_Call | None]] = contextvars.ContextVar(
+    "connector_call", default=None
+)
+
+
+def _upstream_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
+    """Gives the capability's HTTP clients the dispatch's deadline and limiter
+    state; puts the limiters' state in the success envelope."""
+
+    async def with_upstream(request: Any, settings: Any) -> Any:
+        call = _Call(integration, getattr(request, "rate_limit", None))
+        token = _CALL.set(call)
+        try:
+            result = await inner(request, settings)
+        finally:
+            _CALL.reset(token)
+        if (
+            call.used
+            and integration.api_version != "3.5"
+            and isinstance(result, ResponseEnvelope)
+            and result.rate_limit is None
+        ):
+            info = call.current_state(integration._http_now())
+            result = msgspec.structs.replace(result, rate_limit=info)
+        return result
+
+    return with_upstream
+
+
+_LINKS: Final = (_auth_link, _settings_link, _response_link, _upstream_link, _guard_link)
 _API_VERSIONS: Final = frozenset(("3.5", "4", "4.x"))
 # Capabilities that run without the auth and settings checks: app_info describes
 # the connector to a caller that has no credentials yet.
@@ -3238,6 +3320,11 @@ class Integration:
         self.credentials: dict[str, CredentialConfig] = {}
         self.allowed_credentials: list[tuple[str, ...]] = []
         self._declare_credentials(list(credentials), allowed_credentials)
+        # The HTTP seam (`configure_http`) and the pools shared per event loop.
+        self.http_transport: Any = None
+        self.http_sleep: Callable[[float], Awaitable[object]] | None = None
+        self.http_clock: Callable[[], float] | None = None
+        self._http_loops: dict[object, _LoopHTTP] = {}
         if self.api_version != "3.5":
             _install_defaults(self)
         if oauth_settings is not None or any(c.oauth_settings for c in self.credentials.values()):
@@ -3335,6 +3422,60 @@ class Integration:
                 repr(n) for n in closest
             )
         return None
+
+    # -- upstream HTTP --
+
+    def http_client(self, base_url: str = "", **options: Any) -> "HTTPClient":
+        """An HTTPClient for this integration's upstream: it shares the connection
+        pool and the rate limits of the integration's other clients, and uses
+        what tests set with `configure_http`. Options are HTTPClient's.
+
+        client = integration.http_client(settings.base_url, bearer_token=token)
+        """
+        return HTTPClient(base_url, integration=self, **options)
+
+    def configure_http(
+        self,
+        *,
+        transport: Any = _UNSET,
+        sleep: Callable[[float], Awaitable[object]] | None = _UNSET,
+        clock: Callable[[], float] | None = _UNSET,
+    ) -> None:
+        """Sets what every HTTPClient of this integration uses unless given its own:
+        the transport (a MockTransport in tests), sleep (async, seconds) and clock
+        (epoch seconds). None restores the default.
+
+        integration.configure_http(transport=MockTransport(...), sleep=fake.sleep, clock=fake.clock)
+        """
+        if transport is not _UNSET:
+            self.http_transport = transport
+        if sleep is not _UNSET:
+            self.http_sleep = sleep
+        if clock is not _UNSET:
+            self.http_clock = clock
+
+    async def aclose_http(self) -> None:
+        """Closes the connections shared on the running event loop (the server does
+        it on shutdown, the CLI after its call).
+
+        await integration.aclose_http()
+        """
+        state = self._http_loops.pop(_loop_key(), None)
+        if state is not None:
+            await state.aclose()
+
+    def _loop_http(self) -> "_LoopHTTP":
+        key = _loop_key()
+        state = self._http_loops.get(key)
+        if state is None:
+            # Forget loops that are gone (closed asyncio loops); their sockets went with them.
+            for old in [k for k in self._http_loops if getattr(k, "is_closed", _never)()]:
+                del self._http_loops[old]
+            state = self._http_loops[key] = _LoopHTTP()
+        return state
+
+    def _http_now(self) -> float:
+        return (self.http_clock or time.time)()
 
     # -- registration --
 
@@ -3588,7 +3729,7 @@ class Integration:
         except _Failure as failure:
             return failure.body, failure.code
         except Exception as exc:
-            if not self.handle_errors:
+            if not self.handle_errors or _propagates(exc):
                 raise
             # Only a bug of ours gets here; still an envelope, never a raise.
             _logger().error("%s", f"{self.app_id}: dispatch failed: {type(exc).__name__}")
@@ -3625,7 +3766,7 @@ class Integration:
     def _from_exception(self, exc: Exception, cap: Capability, request: Any) -> _Failure:
         """The finished envelope for an exception raised inside a capability."""
         secrets = _secrets_of(request, self.settings_model)
-        prefilled = _prefill(exc, _where(cap.func))
+        prefilled = _prefill(exc, _where(cap.func), app_id=self.app_id, secrets=secrets)
         response = self._handle(exc, cap, prefilled, secrets)
         on_wire = _finish_error(
             response,
@@ -3731,6 +3872,10 @@ class Integration:
             oauth_scopes={str(k): v for k, v in scopes.items()} if scopes else None,
         )
         return InfoResponse(response=info)
+
+
+def _never() -> bool:
+    return False
 
 
 def _credential_schema(config: CredentialConfig) -> dict[str, Any]:
@@ -4180,8 +4325,23 @@ def _probe_sample(item: dict[str, Any]) -> ProbeSample | None:
 # A small async client over httpcore. httpcore and anyio are imported inside the
 # functions that need them, so `import connector` stays light. Everything that
 # can go wrong on the wire surfaces as one of the exceptions below, whose
-# messages name the method and URL path only: never the query string, a header
-# or a body, where credentials travel.
+# messages name the method, the origin (scheme://host:port) and the URL path
+# only: never the query string, userinfo, a header or a body, where
+# credentials travel. An upstream's own explanation of an error status is
+# added to the *envelope* by `_prefill`, scrubbed and clipped.
+#
+# What one `HTTPClient.send` does:
+#   1. resolves its environment (`_Env`): the transport (the client's own, the
+#      integration's `http_transport`, else a connection pool shared by the
+#      integration's clients on this event loop), sleep, clock, the rate
+#      limiter, and the dispatch in progress (its deadline and limiter seeds);
+#   2. waits as the limiter says (Retry-After, RateLimit headers, its own
+#      requests-per-window), never past the dispatch's deadline
+#      (-> budget_exhausted) nor longer than `max_retry_wait` (-> rate_limit);
+#   3. sends one attempt within `deadline` and a concurrency slot;
+#   4. feeds the response headers to the limiter;
+#   5. retries a 429 (any method: it was not processed) or a 503 (idempotent
+#      methods only), back at 2.
 
 _QueryValue: TypeAlias = str | int | float | bool | None
 # A mapping (a list value repeats the key) or a sequence of pairs; also form data.
@@ -4193,12 +4353,32 @@ _HeaderInput: TypeAlias = Mapping[str, str] | Iterable[tuple[str, str]]
 _HTTP_JSON_ENCODER: Final = msgspec.json.Encoder()
 # No JSON body (None is a JSON value, so it cannot mean "absent").
 _NO_JSON: Final[Any] = object()
-# RFC 9110 §9.2.2: safe to repeat. POST and PATCH are not retried.
+# RFC 9110 §9.2.2: safe to repeat. POST and PATCH are not retried on a 503; a
+# 429 is retried for every method (RFC 6585 §4: the request was not processed).
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_RETRY_STATUSES: Final = frozenset({429, 503})
 # Wait between retries when the server sends no usable Retry-After.
 _RETRY_BACKOFF: Final = 0.5
 _USER_AGENT: Final = "microconnector"
+# Statuses whose body is empty by definition (RFC 9110 §15.3.5, §15.3.6, §15.4.5).
+_EMPTY_STATUSES: Final = frozenset({204, 205, 304})
+# Client-level default headers that describe a body: left off bodyless requests.
+_BODY_HEADERS: Final = frozenset({"content-type", "content-encoding", "content-length"})
+# An upstream explanation in an error envelope: at most this many characters.
+_DETAIL_MAX: Final = 300
+# Where an error body keeps its explanation, most specific first (RFC 7807 and
+# SCIM `detail`, most APIs' `message`, OAuth's `error_description`, nested
+# `error.message` / `errors[0].message`, RFC 7807 `title`, a bare `error`).
+_DETAIL_FIELDS: Final = (
+    ("detail",),
+    ("message",),
+    ("error_description",),
+    ("error", "message"),
+    ("errors", 0, "message"),
+    ("title",),
+    ("error",),
+)
+# Waits shorter than this are not worth a sleep (clock granularity).
+_MIN_WAIT: Final = 0.01
 
 
 class Headers(Mapping[str, str]):
@@ -4273,6 +4453,10 @@ class Request:
         query = urllib.parse.urlsplit(self.url).query
         return urllib.parse.parse_qsl(query, keep_blank_values=True)
 
+    def json(self) -> Any:
+        """The body decoded as JSON (None when there is none): for test assertions."""
+        return msgspec.json.decode(self.content) if self.content else None
+
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
 
@@ -4326,7 +4510,14 @@ class Response:
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The body decoded as JSON; `ConnectorError(invalid_response)` if it is not JSON."""
+        """The body decoded as JSON; None for an empty body (204, 205, 304,
+        ``Content-Length: 0``, HEAD); `ConnectorError(invalid_response)` if it is not JSON."""
+        if not self.content and (
+            self.status_code in _EMPTY_STATUSES
+            or self.headers.get("content-length", "").strip() == "0"
+            or (self.request is not None and self.request.method == "HEAD")
+        ):
+            return None
         try:
             return msgspec.json.decode(self.content)
         except msgspec.DecodeError as exc:
@@ -4352,8 +4543,11 @@ class Response:
 class HTTPStatusError(Exception):
     """A 4xx/5xx response, raised by `Response.raise_for_status`.
 
-    Carries `.request` and `.response`, so `HTTPHandler` turns the upstream
+    Carries `.request` and `.response`, so the classifier turns the upstream
     status into an `ErrorCode` (404 -> not_found, 429 -> rate_limit, ...).
+    ``str(e)`` names method and path only; `.detail` is the upstream's own
+    explanation (a recognised JSON field, an HTML page's title, short text),
+    `.upstream_code` a SCIM ``scimType``. The error envelope carries both.
     """
 
     def __init__(self, message: str, *, request: Request | None, response: Response) -> None:
@@ -4362,11 +4556,102 @@ class HTTPStatusError(Exception):
         self.request = request
         self.response = response
 
+    @property
+    def detail(self) -> str | None:
+        return _upstream_detail_of(self)[0]
+
+    @property
+    def upstream_code(self) -> str | None:
+        return _upstream_detail_of(self)[1]
+
+
+def _upstream_detail_of(exc: BaseException) -> tuple[str | None, str | None]:
+    """(explanation, scimType) of an upstream error response (ours or httpx's), unclipped.
+
+    ConnectorErrors carry their own message (OAuthError's deliberately leaves
+    out what the provider said), so only foreign status errors are read.
+    """
+    if isinstance(exc, ConnectorError):
+        return None, None
+    try:
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        content = getattr(response, "content", None)
+        headers = getattr(response, "headers", None)
+        if not (isinstance(status, int) and status >= 400 and isinstance(content, bytes)):
+            return None, None
+        kind = headers.get("content-type", "") if headers is not None else ""
+        return _upstream_detail(content, kind if isinstance(kind, str) else "")
+    except Exception:  # a foreign response object that misbehaves: no detail
+        return None, None
+
+
+def _upstream_detail(content: bytes, content_type: str) -> tuple[str | None, str | None]:
+    """What an error body says: a recognised JSON field, an HTML summary or short text."""
+    if not content:
+        return None, None
+    kind = content_type.partition(";")[0].strip().lower()
+    head = content[:256].lstrip()
+    if "json" in kind or head[:1] in (b"{", b"["):
+        try:
+            return _json_detail(msgspec.json.decode(content))
+        except msgspec.DecodeError:
+            pass
+    text = content[:65536].decode("utf-8", errors="replace")
+    if "html" in kind or head[:1] == b"<":
+        return _html_summary(text), None
+    if kind and not kind.startswith("text/"):
+        return None, None  # binary, or a format we do not read
+    return (" ".join(text.split()) or None), None
+
+
+def _json_detail(body: Any) -> tuple[str | None, str | None]:
+    if isinstance(body, list) and body:
+        body = body[0]  # some APIs answer a list of errors
+    if not isinstance(body, dict):
+        return None, None
+    detail = None
+    for path in _DETAIL_FIELDS:
+        value: Any = body
+        for step in path:
+            if isinstance(step, int):
+                value = value[step] if isinstance(value, list) and len(value) > step else None
+            else:
+                value = value.get(step) if isinstance(value, dict) else None
+        if isinstance(value, str) and value.strip():
+            detail = value
+            break
+    scim_type = body.get("scimType")
+    upstream_code = scim_type if isinstance(scim_type, str) and scim_type.strip() else None
+    return detail, upstream_code
+
+
+def _html_summary(text: str) -> str:
+    import re
+
+    match = re.search(r"<title[^>]*>(.*?)</title", text, re.IGNORECASE | re.DOTALL)
+    title = " ".join(match.group(1).split()) if match else ""
+    return f"an HTML page titled {title!r}" if title else "an HTML page"
+
+
+def _clip_detail(text: str) -> str:
+    """An upstream explanation fit for a message: one line, printable, tokens
+    redacted, at most `_DETAIL_MAX` characters."""
+    import re
+
+    text = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
+    # Token-shaped words the upstream echoed, which no request secret may match.
+    text = re.sub(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]{6,}", rf"\1 {_REDACTED}", text)
+    text = re.sub(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*", _REDACTED, text)
+    if len(text) > _DETAIL_MAX:
+        text = text[: _DETAIL_MAX - 1].rstrip() + "\u2026"
+    return text
+
 
 # Raising strategy: the client catches httpcore's exceptions at exactly one
 # place (`HTTPClient._send_once`) and re-raises the matching class below with
 # `raise ... from exc`. These are ConnectorErrors, so the error chain keeps
-# their code; their messages are fixed text plus method and path.
+# their code; their messages are fixed text plus method, origin and path.
 
 
 class TransportError(ConnectorError):
@@ -4451,7 +4736,30 @@ def _translate_transport_error(exc: BaseException, request: Request) -> Transpor
     cls, text = entry
     if cls is ConnectError and _caused_by(exc, ConnectionRefusedError):
         text = "Connection refused"
-    return cls(f"{text} for {request.method} {request.path}", request=request)
+    return cls(f"{text} for {_shown(request)}", request=request)
+
+
+def _shown(request: Request) -> str:
+    """`GET https://host:443/path`: what transport messages name (no query, no userinfo)."""
+    return f"{request.method} {_url_origin(request.url)}{request.path}"
+
+
+def _url_origin(url: str) -> str:
+    """scheme://host:port of `url`, the port always written; "" when it has none."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname or ""
+    if not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = port or {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
@@ -4465,59 +4773,272 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
+def _propagates(exc: BaseException) -> bool:
+    """True for an exception a MockTransport handler raised (a failing test
+    assertion, say): the error chain lets it through to the test."""
+    return getattr(exc, "_connector_propagate", False) is True
+
+
 class _Transport(Protocol):
     async def handle(self, request: Request) -> Response: ...
 
     async def aclose(self) -> None: ...
 
 
-class MockTransport:
-    """Answer requests in-process: ``HTTPClient(transport=MockTransport(handler))``.
+_Handler: TypeAlias = Callable[[Request], "Response | Awaitable[Response]"]
 
-    ``handler(request)`` returns a `Response` or an awaitable of one; it may
-    raise httpcore's exceptions to act out network failures.
+
+class MockRoute:
+    """One answer of a `MockTransport`: what it matches, what it answers, who called it."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        answer: "Response | Sequence[Response] | _Handler",
+        *,
+        params: _QueryParams | None = None,
+        json: Any = _NO_JSON,
+        content: bytes | None = None,
+    ) -> None:
+        self.method = method.upper()
+        self.path = path
+        self.answer = answer
+        self.params = _query_pairs(params)
+        self.json = json
+        self.content = content
+        self.calls: list[Request] = []
+
+    @property
+    def called(self) -> bool:
+        return bool(self.calls)
+
+    def matches(self, request: Request) -> bool:
+        """Method, path (`*` a wildcard; a full URL compares origin and path too),
+        then each given query pair, the JSON body or the raw body."""
+        import fnmatch
+
+        if self.method not in ("*", request.method):
+            return False
+        where = request.path
+        if "://" in self.path:
+            where = _url_origin(request.url) + request.path
+            want = self.path if "*" in self.path else _url_origin(self.path) + _path_of(self.path)
+        else:
+            want = self.path
+        if not (fnmatch.fnmatchcase(where, want) if "*" in want else where == want):
+            return False
+        if self.params:
+            given = request.params
+            if any(pair not in given for pair in self.params):
+                return False
+        if self.json is not _NO_JSON:
+            try:
+                if request.json() != self.json:
+                    return False
+            except msgspec.DecodeError:
+                return False
+        return self.content is None or request.content == self.content
+
+    async def respond(self, request: Request) -> Response:
+        self.calls.append(request)
+        answer = self.answer
+        if isinstance(answer, Response):
+            return answer
+        if isinstance(answer, Sequence):
+            # In order, then the last one again.
+            return answer[min(len(self.calls), len(answer)) - 1]
+        result = answer(request)
+        return result if isinstance(result, Response) else await result
+
+    def __repr__(self) -> str:
+        return f"<MockRoute {self.method} {self.path}: {len(self.calls)} call(s)>"
+
+
+class MockTransport:
+    """Answer requests in-process, with no sockets.
+
+        transport = MockTransport()
+        transport.add("GET", "/v2/Users", Response(200, json={"Resources": []}))
+        transport.add("POST", "/v2/Users", handler, json={"userName": "ada"})
+        integration.configure_http(transport=transport)
+        ...
+        transport.assert_all_called()
+
+    A request goes to the first route that matches it, else to `handler`
+    (``MockTransport(handler)``, the older spelling), else fails the test.
+    Every request is kept in `.requests`. A handler may raise httpcore's
+    exceptions (or a ConnectorError) to act out network failures; any other
+    exception it raises - a failing assertion - is not turned into an error
+    envelope: it propagates out of `dispatch` to the test, and is raised again
+    by `assert_all_called()` in case the capability swallowed it.
     """
 
-    def __init__(self, handler: Callable[[Request], Response | Awaitable[Response]]) -> None:
+    def __init__(self, handler: _Handler | None = None) -> None:
         self.handler = handler
+        self.routes: list[MockRoute] = []
+        self.requests: list[Request] = []
+        self.errors: list[BaseException] = []
+
+    def add(
+        self,
+        method: str,
+        path: str,
+        answer: "Response | Sequence[Response] | _Handler",
+        *,
+        params: _QueryParams | None = None,
+        json: Any = _NO_JSON,
+        content: bytes | None = None,
+    ) -> MockRoute:
+        """Adds a route: `answer` is a Response, a list answered in order, or a handler.
+
+        transport.add("GET", "/users", Response(200, json=[]), params={"page": 2})
+        """
+        route = MockRoute(method, path, answer, params=params, json=json, content=content)
+        self.routes.append(route)
+        return route
 
     async def handle(self, request: Request) -> Response:
-        result = self.handler(request)
-        response = result if isinstance(result, Response) else await result
+        self.requests.append(request)
+        try:
+            route = next((r for r in self.routes if r.matches(request)), None)
+            if route is not None:
+                response = await route.respond(request)
+            elif self.handler is not None:
+                result = self.handler(request)
+                response = result if isinstance(result, Response) else await result
+            else:
+                known = "; ".join(f"{r.method} {r.path}" for r in self.routes) or "none"
+                raise AssertionError(
+                    f"MockTransport: no route for {request.method} {request.url} (routes: {known})"
+                )
+            if not isinstance(response, Response):
+                raise AssertionError(
+                    f"MockTransport: the answer to {request.method} {request.path} is "
+                    f"{type(response).__name__}, not a Response"
+                )
+        except Exception as exc:
+            if not (isinstance(exc, ConnectorError) or _transport_entry(exc) is not None):
+                self.errors.append(exc)
+                if hasattr(exc, "__dict__"):
+                    exc._connector_propagate = True  # type: ignore[attr-defined]
+            raise
         if response.request is None:
             response.request = request
         return response
+
+    def assert_all_called(self) -> None:
+        """Raises the first exception a handler raised, then fails for any route never called."""
+        if self.errors:
+            raise self.errors[0]
+        unused = [f"{r.method} {r.path}" for r in self.routes if not r.calls]
+        if unused:
+            raise AssertionError(f"MockTransport: routes never called: {', '.join(unused)}")
 
     async def aclose(self) -> None:
         return None
 
 
-class _HTTPCoreTransport:
-    """The real network, through one lazily built httpcore connection pool."""
+def _path_of(url: str) -> str:
+    import urllib.parse
 
-    def __init__(self, *, connect_timeout: float | None, read_timeout: float | None) -> None:
-        self._timeouts = {
-            "connect": connect_timeout,
-            "read": read_timeout,
-            "write": read_timeout,
-            "pool": connect_timeout,
-        }
-        self._pool: httpcore.AsyncConnectionPool | None = None
+    return urllib.parse.urlsplit(url).path or "/"
+
+
+# ---- Connection pools and rate limits, per integration and event loop ------
+# `Integration` keeps one `_LoopHTTP` per running event loop: the httpcore pools
+# (one per TLS/proxy setting) and the rate limiters (one per upstream id) that
+# all its HTTPClients share there. A loop is the unit because pools and
+# semaphores belong to the loop that made them; a CLI call runs one loop and
+# closes it, a server runs one for its lifetime and closes it on shutdown.
+
+
+class _PoolKey(typing.NamedTuple):
+    verify: bool | str
+    ssl_context: Any
+    proxy: str | None
+
+
+class _LoopHTTP:
+    __slots__ = ("limiters", "pools")
+
+    def __init__(self) -> None:
+        self.pools: dict[_PoolKey, httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy] = {}
+        self.limiters: dict[str, _Limiter] = {}
+
+    def pool(self, key: _PoolKey) -> "httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy":
+        pool = self.pools.get(key)
+        if pool is None:
+            pool = self.pools[key] = _new_pool(key)
+        return pool
+
+    async def aclose(self) -> None:
+        pools, self.pools = list(self.pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+def _loop_key() -> object:
+    import anyio.lowlevel
+
+    return anyio.lowlevel.current_token().native_token
+
+
+def _new_pool(key: _PoolKey) -> "httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy":
+    import httpcore
+
+    context = key.ssl_context
+    if context is None and key.verify is not True:
+        context = _ssl_context(key.verify)
+    if key.proxy:
+        return httpcore.AsyncHTTPProxy(proxy_url=key.proxy, ssl_context=context)
+    return httpcore.AsyncConnectionPool(ssl_context=context)
+
+
+def _ssl_context(verify: bool | str) -> Any:
+    """An SSLContext for `verify`: False trusts any certificate; a path is a CA bundle
+    (a file) or a directory of CA certificates."""
+    import os
+    import ssl
+
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if isinstance(verify, str) and os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=typing.cast(str, verify))
+
+
+async def _pool_request(
+    pool: "httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy",
+    request: Request,
+    timeouts: dict[str, float | None],
+) -> Response:
+    raw = await pool.request(
+        request.method,
+        request.url,
+        headers=request.headers.multi_items(),
+        content=request.content or None,
+        extensions={"timeout": timeouts},
+    )
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers]
+    return Response(raw.status, headers=headers, content=raw.content, request=request)
+
+
+class _HTTPCoreTransport:
+    """The real network, through one lazily built httpcore connection pool of its own."""
+
+    def __init__(self, timeouts: dict[str, float | None], key: _PoolKey) -> None:
+        self._timeouts = timeouts
+        self._key = key
+        self._pool: httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy | None = None
 
     async def handle(self, request: Request) -> Response:
-        import httpcore
-
         if self._pool is None:
-            self._pool = httpcore.AsyncConnectionPool()
-        raw = await self._pool.request(
-            request.method,
-            request.url,
-            headers=request.headers.multi_items(),
-            content=request.content or None,
-            extensions={"timeout": self._timeouts},
-        )
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers]
-        return Response(raw.status, headers=headers, content=raw.content, request=request)
+            self._pool = _new_pool(self._key)
+        return await _pool_request(self._pool, request, self._timeouts)
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -4525,18 +5046,283 @@ class _HTTPCoreTransport:
             await pool.aclose()
 
 
+def _timeouts(connect: float | None, read: float | None) -> dict[str, float | None]:
+    return {"connect": connect, "read": read, "write": read, "pool": connect}
+
+
+class RateLimitPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """A client-side limit: at most `requests` per `window_seconds`, at most
+    `max_concurrency` requests in flight. Either may be None (no limit).
+
+    integration.http_client(url, rate_limit=RateLimitPolicy(requests=600, window_seconds=60))
+    """
+
+    requests: int | None = None
+    window_seconds: float = 1.0
+    max_concurrency: int | None = None
+
+
+class _Limiter:
+    """What is known of one upstream's limits: from its headers (`observe`), from
+    our own count of requests (`record`), from a previous call (`seed`)."""
+
+    __slots__ = (
+        "blocked_until",
+        "capacity",
+        "config_id",
+        "limit",
+        "policy",
+        "remaining",
+        "reset_at",
+        "sent",
+        "source",
+        "window",
+    )
+
+    def __init__(self, config_id: str, policy: RateLimitPolicy | None) -> None:
+        import collections
+
+        self.config_id = config_id
+        self.policy = policy or RateLimitPolicy()
+        self.limit: int | None = None
+        self.remaining: int | None = None
+        self.reset_at: float | None = None  # epoch seconds
+        self.window: float | None = None
+        self.blocked_until = 0.0  # epoch seconds, from Retry-After
+        self.source: RateLimitStateSnapshotSource | None = None
+        self.sent: collections.deque[float] = collections.deque()
+        self.capacity: Any = None  # anyio.CapacityLimiter, made on first use
+
+    def slot(self) -> Any:
+        """The concurrency limiter, or None when concurrency is not limited."""
+        if self.policy.max_concurrency is None:
+            return None
+        if self.capacity is None:
+            import anyio
+
+            self.capacity = anyio.CapacityLimiter(self.policy.max_concurrency)
+        return self.capacity
+
+    def wait(self, now: float) -> float:
+        """Seconds until the next request may go."""
+        wait = self.blocked_until - now
+        if self.reset_at is not None:
+            if now >= self.reset_at:
+                self.remaining = self.reset_at = None  # a new window: unknown again
+            elif self.remaining is not None and self.remaining <= 0:
+                wait = max(wait, self.reset_at - now)
+        requests = self.policy.requests
+        if requests is not None:
+            window = self.policy.window_seconds
+            while self.sent and self.sent[0] <= now - window:
+                self.sent.popleft()
+            if len(self.sent) >= requests:
+                wait = max(wait, self.sent[-requests] + window - now)
+        return max(wait, 0.0)
+
+    def record(self, now: float) -> None:
+        if self.policy.requests is not None:
+            self.sent.append(now)
+        if self.remaining is not None:
+            self.remaining -= 1
+
+    def observe(self, response: Response, now: float) -> None:
+        """Learns from a response's headers: Retry-After on 429/503, and the
+        RateLimit-*, X-RateLimit-* and X-Rate-Limit-* (Okta) families."""
+        headers = response.headers
+        if response.status_code in (429, 503):
+            wait = _retry_after(headers.get("retry-after"), now)
+            if wait is not None:
+                self.blocked_until = max(self.blocked_until, now + wait)
+                self.source = RateLimitStateSnapshotSource.API_HEADERS
+        seen = _rate_limit_headers(headers, now)
+        if seen is None:
+            return
+        limit, remaining, reset_at, window = seen
+        self.limit = limit if limit is not None else self.limit
+        self.remaining = remaining
+        if reset_at is not None or remaining is not None:
+            self.reset_at = reset_at
+        self.window = window if window is not None else self.window
+        self.source = RateLimitStateSnapshotSource.API_HEADERS
+        if response.status_code == 429 and self.remaining is None:
+            self.remaining = 0  # throttled without a count: wait for the reset
+
+    def seed(self, snapshot: RateLimitStateSnapshot, now: float) -> None:
+        """Takes a previous call's state (`rate_limit.last_known_state`) unless
+        this limiter knows a later window already."""
+        reset = snapshot.reset
+        if reset is None or reset <= now:
+            return  # that window is over: nothing left to know
+        if self.reset_at is not None and self.reset_at >= reset:
+            return
+        self.limit = snapshot.limit if snapshot.limit is not None else self.limit
+        self.remaining = snapshot.remaining
+        self.reset_at = float(reset)
+        if snapshot.window_seconds is not None:
+            self.window = float(snapshot.window_seconds)
+        self.source = snapshot.source or RateLimitStateSnapshotSource.API_HEADERS
+
+    def snapshot(self, now: float) -> RateLimitStateSnapshot:
+        """The state for the response envelope's `rate_limit.current_state`."""
+        delay = math.ceil(self.wait(now))
+        if self.source is not None:
+            return RateLimitStateSnapshot(
+                remaining=self.remaining,
+                limit=self.limit,
+                reset=math.ceil(self.reset_at) if self.reset_at is not None else None,
+                window_seconds=_whole(self.window or self._policy_window()),
+                current_delay=delay,
+                source=self.source,
+            )
+        requests = self.policy.requests
+        return RateLimitStateSnapshot(
+            remaining=None if requests is None else max(requests - len(self.sent), 0),
+            limit=requests,
+            reset=(
+                math.ceil(self.sent[0] + self.policy.window_seconds)
+                if self.sent and requests is not None
+                else None
+            ),
+            window_seconds=_whole(self._policy_window()),
+            current_delay=delay,
+            source=RateLimitStateSnapshotSource.SDK_COUNTER,
+        )
+
+    def _policy_window(self) -> float | None:
+        return self.policy.window_seconds if self.policy.requests is not None else None
+
+
+def _whole(seconds: float | None) -> int | None:
+    return None if seconds is None else math.ceil(seconds)
+
+
+# Header families, in the order they are believed when several are present: the
+# IETF draft's, the common X- one (GitHub, Twitter, ...), Okta's.
+_RATE_LIMIT_PREFIXES: Final = ("ratelimit-", "x-ratelimit-", "x-rate-limit-")
+_ONE_DAY: Final = 86400.0
+
+
+def _rate_limit_headers(
+    headers: Headers, now: float
+) -> tuple[int | None, int | None, float | None, float | None] | None:
+    """(limit, remaining, reset as epoch seconds, window seconds) from the first
+    header family present, or None when there is none."""
+    window = _policy_window(headers.get("ratelimit-policy") or headers.get("x-ratelimit-policy"))
+    combined = headers.get("ratelimit")  # draft-ietf-httpapi-ratelimit-headers-07+
+    if combined is not None:
+        fields = _structured_params(combined)
+        if "r" in fields or "remaining" in fields:
+            remaining = _int(fields.get("r", fields.get("remaining")))
+            reset = _reset_epoch(fields.get("t", fields.get("reset")), now, delta_only=True)
+            return _int(fields.get("limit")), remaining, reset, window
+    for prefix in _RATE_LIMIT_PREFIXES:
+        limit = _int(headers.get(prefix + "limit"))
+        remaining = _int(headers.get(prefix + "remaining"))
+        if limit is None and remaining is None:
+            continue
+        # The IETF draft's reset is always delta-seconds; the X- families vary.
+        reset = _reset_epoch(headers.get(prefix + "reset"), now, delta_only=prefix == "ratelimit-")
+        return limit, remaining, reset, window
+    return None
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        # "100, 100;w=60" (the draft's list form): the first item counts.
+        return int(float(value.split(",")[0].split(";")[0].strip()))
+    except ValueError:
+        return None
+
+
+def _reset_epoch(value: str | None, now: float, *, delta_only: bool = False) -> float | None:
+    """A reset header value as epoch seconds.
+
+    Epoch milliseconds (>= 1e11), epoch seconds (>= 1e9) and deltas are told
+    apart by size; a delta is seconds, unless it is over a day and whole, when
+    it is milliseconds (no window is that long, but 90000 ms is 90 s).
+    """
+    if value is None:
+        return None
+    try:
+        number = float(value.split(",")[0].strip())
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number < 0:
+        return None
+    if not delta_only:
+        if number >= 1e11:
+            return max(number / 1000.0, now)
+        if number >= 1e9:
+            return max(number, now)
+    if number > _ONE_DAY and number.is_integer():
+        number /= 1000.0
+    return now + number
+
+
+def _policy_window(value: str | None) -> float | None:
+    """`w` of a RateLimit-Policy header ("100;w=60"), in seconds."""
+    if not value:
+        return None
+    for part in value.split(",")[0].split(";")[1:]:
+        name, _, number = part.strip().partition("=")
+        if name.strip() == "w":
+            try:
+                return float(number)
+            except ValueError:
+                return None
+    return None
+
+
+def _structured_params(value: str) -> dict[str, str]:
+    # `"default";r=50;t=30` or `limit=100, remaining=50, reset=30`
+    out: dict[str, str] = {}
+    for part in value.replace(",", ";").split(";"):
+        name, sep, number = part.strip().partition("=")
+        if sep:
+            out[name.strip().lower()] = number.strip()
+    return out
+
+
+class _Env(typing.NamedTuple):
+    """What one `send` runs with (step 1 of the flow above)."""
+
+    handle: Callable[[Request], Awaitable[Response]]
+    sleep: Callable[[float], Awaitable[object]]
+    clock: Callable[[], float]
+    limiter: _Limiter
+    call: _Call | None
+    limits: bool  # the caller's mode lets the limiter hold requests back
+    retries: bool  # ... and lets 429/503 be retried
+
+
 class HTTPClient:
     """An async HTTP client for a connector's upstream API.
 
-        async with HTTPClient("https://api.example.com/v2", bearer_token=token) as client:
-            users = (await client.get("/users", params={"page": 2})).raise_for_status().json()
+        client = integration.http_client("https://api.example.com/v2", bearer_token=token)
+        users = (await client.get("/users", params={"page": 2})).raise_for_status().json()
 
-    `connect_timeout` and `read_timeout` bound each connect and each read;
-    `deadline` bounds one attempt from connect to the last body byte. 429 and 503
-    answers to idempotent methods are retried up to `retries` times, waiting as
-    `Retry-After` says (seconds or an HTTP date), as long as the total wait stays
-    within `max_retry_wait`; otherwise that response is returned. `sleep` (async,
-    seconds) and `clock` (epoch seconds) are injectable for tests.
+    Made by `integration.http_client(...)` (or constructed inside a capability),
+    it shares the integration's connection pool on this event loop, and the
+    transport, sleep and clock that tests set with `integration.configure_http`;
+    `shared=False` gives it a pool of its own, closed by `aclose()`.
+
+    `connect_timeout` and `read_timeout` bound each connect and each read
+    (`timeout` sets both); `deadline` bounds one attempt from connect to the
+    last body byte. `verify` (True, False, or a CA bundle path), `ssl_context`
+    and `proxy` (an http:// proxy URL) shape the connections.
+
+    A 429 (any method) or a 503 (idempotent methods) is retried up to `retries`
+    times, waiting as `Retry-After` says (seconds or an HTTP date), as long as
+    the total wait stays within `max_retry_wait`; otherwise that response is
+    returned. The client's limiter (`rate_limit`, keyed by `rate_limit_id`,
+    default the base URL's host) also holds requests back as the upstream's
+    rate-limit headers say. No wait ever passes the platform's
+    `rate_limit.max_execution_time`: the request fails with budget_exhausted
+    instead. `sleep` (async, seconds) and `clock` (epoch seconds) are
+    injectable for tests.
     """
 
     def __init__(
@@ -4549,12 +5335,20 @@ class HTTPClient:
         params: _QueryParams | None = None,
         connect_timeout: float | None = 10.0,
         read_timeout: float | None = 30.0,
+        timeout: float | None = _UNSET,
         deadline: float | None = 60.0,
         retries: int = 3,
         max_retry_wait: float = 30.0,
         transport: _Transport | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
         clock: Callable[[], float] | None = None,
+        verify: bool | str = True,
+        ssl_context: Any = None,
+        proxy: str | None = None,
+        rate_limit: RateLimitPolicy | None = None,
+        rate_limit_id: str | None = None,
+        integration: "Integration | None" = None,
+        shared: bool = True,
     ) -> None:
         if bearer_token is not None and basic_auth is not None:
             raise ValueError("HTTPClient takes bearer_token or basic_auth, not both")
@@ -4566,14 +5360,22 @@ class HTTPClient:
         elif basic_auth is not None:
             self._auth_header = _basic_auth_header(*basic_auth)
         self.params = _query_pairs(params)
+        if timeout is not _UNSET:
+            connect_timeout = read_timeout = timeout
         self.deadline = deadline
         self.retries = retries
         self.max_retry_wait = max_retry_wait
-        self._transport: _Transport = transport or _HTTPCoreTransport(
-            connect_timeout=connect_timeout, read_timeout=read_timeout
-        )
+        self.integration = integration
+        self.rate_limit = rate_limit
+        self.rate_limit_id = rate_limit_id or _host_header(base_url) or "default"
+        self._timeouts = _timeouts(connect_timeout, read_timeout)
+        self._key = _PoolKey(verify, ssl_context, proxy)
+        self._shared = shared
+        self._transport = transport
+        self._own: _HTTPCoreTransport | None = None
+        self._limiter: _Limiter | None = None
         self._sleep = sleep
-        self._clock = clock or time.time
+        self._clock = clock
 
     async def __aenter__(self) -> "HTTPClient":
         return self
@@ -4582,8 +5384,11 @@ class HTTPClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close pooled connections."""
-        await self._transport.aclose()
+        """Close the client's own connections (a shared pool stays open for the others)."""
+        if self._own is not None:
+            await self._own.aclose()
+        elif self._transport is not None:
+            await self._transport.aclose()
 
     def build_request(
         self,
@@ -4596,8 +5401,14 @@ class HTTPClient:
         content: bytes | str | None = None,
         headers: _HeaderInput | None = None,
     ) -> Request:
-        """The `Request` that `request` would send: URL joined, body encoded, headers merged."""
+        """The `Request` that `request` would send: URL joined, body encoded, headers merged.
+
+        The client's default headers that describe a body (Content-Type, ...)
+        are left off a request without one.
+        """
         defaults = self.headers.multi_items()
+        if json is _NO_JSON and data is None and content is None:
+            defaults = [(k, v) for k, v in defaults if k.lower() not in _BODY_HEADERS]
         if self._auth_header is not None:
             defaults.append(("Authorization", self._auth_header))
         return _build_request(
@@ -4620,7 +5431,7 @@ class HTTPClient:
         content: bytes | str | None = None,
         headers: _HeaderInput | None = None,
     ) -> Response:
-        """Send one request (retrying 429/503 on idempotent methods) and return the response.
+        """Send one request (rate-limited, 429/503 retried) and return the response.
 
         ``await client.request("GET", "/users", params=[("id", 1), ("id", 2)])``
         """
@@ -4631,60 +5442,146 @@ class HTTPClient:
 
     async def send(self, request: Request, *, retry: bool = True) -> Response:
         """Send a built `Request`; ``retry=False`` sends it exactly once."""
+        env = self._environment()
         waited = 0.0
         attempt = 0
+        pending: float | None = None  # the wait before a retry
         while True:
-            response = await self._send_once(request)
+            await self._admit(env, request, pending)
+            response = await self._send_once(env, request)
+            now = env.clock()
+            env.limiter.observe(response, now)
+            status = response.status_code
             if not (
                 retry
+                and env.retries
                 and attempt < self.retries
-                and response.status_code in _RETRY_STATUSES
-                and request.method in _IDEMPOTENT_METHODS
+                and (status == 429 or (status == 503 and request.method in _IDEMPOTENT_METHODS))
             ):
                 return response
-            wait = _retry_after(response.headers.get("retry-after"), self._clock())
+            wait = _retry_after(response.headers.get("retry-after"), now)
             if wait is None:
                 wait = _RETRY_BACKOFF * 2**attempt
             if waited + wait > self.max_retry_wait:
                 return response
+            _check_budget(env, now, wait, request)
             attempt += 1
             waited += wait
-            import logging
-
-            logging.getLogger("connector.http").info(
-                "%s %s answered %d; retry %d of %d in %.1fs",
-                request.method,
-                request.path,
-                response.status_code,
-                attempt,
-                self.retries,
-                wait,
+            pending = wait
+            _logger().info(
+                "%s",
+                f"{request.method} {request.path} answered {status}; "
+                f"retry {attempt} of {self.retries} in {wait:.1f}s",
             )
-            await self._do_sleep(wait)
 
-    async def _do_sleep(self, seconds: float) -> None:
-        if self._sleep is not None:
-            await self._sleep(seconds)
-            return
+    def _environment(self) -> _Env:
+        call = _CALL.get()
+        integration = self.integration or (call.integration if call is not None else None)
+        transport = self._transport
+        handle: Callable[[Request], Awaitable[Response]]
+        if transport is None and integration is not None:
+            transport = integration.http_transport
+        if transport is not None:
+            handle = transport.handle
+        elif integration is not None and self._shared:
+            pool = integration._loop_http().pool(self._key)
+            timeouts = self._timeouts
+
+            def handle(request: Request) -> Awaitable[Response]:
+                return _pool_request(pool, request, timeouts)
+
+        else:
+            if self._own is None:
+                self._own = _HTTPCoreTransport(self._timeouts, self._key)
+            handle = self._own.handle
+        sleep = self._sleep or (integration.http_sleep if integration else None) or _anyio_sleep
+        clock = self._clock or (integration.http_clock if integration else None) or time.time
+        limiter = self._limiter_for(integration, call, clock)
+        mode = call.mode if call is not None else None
+        return _Env(
+            handle=handle,
+            sleep=sleep,
+            clock=clock,
+            limiter=limiter,
+            call=call,
+            limits=mode not in (RateLimitMode.BYPASS, RateLimitMode.RETRY_ONLY),
+            retries=mode not in (RateLimitMode.BYPASS, RateLimitMode.ENFORCE_NO_RETRY),
+        )
+
+    def _limiter_for(
+        self, integration: "Integration | None", call: _Call | None, clock: Callable[[], float]
+    ) -> _Limiter:
+        key = self.rate_limit_id
+        if integration is not None:
+            limiters = integration._loop_http().limiters
+            limiter = limiters.get(key)
+            if limiter is None:
+                limiter = limiters[key] = _Limiter(key, self.rate_limit)
+        else:
+            if self._limiter is None:
+                self._limiter = _Limiter(key, self.rate_limit)
+            limiter = self._limiter
+        if self.rate_limit is not None and limiter.policy != self.rate_limit:
+            limiter.policy = self.rate_limit
+        if call is not None and key not in call.used:
+            call.used[key] = limiter
+            seed = call.seeds.get(key)
+            if seed is not None:
+                limiter.seed(seed, clock())
+        return limiter
+
+    async def _admit(self, env: _Env, request: Request, pending: float | None) -> None:
+        """Step 2: waits until the request may go (once: a fake clock may stand still)."""
+        now = env.clock()
+        wait = env.limiter.wait(now) if env.limits else 0.0
+        if pending is not None:
+            wait = max(wait, pending)
+        elif wait < _MIN_WAIT:
+            wait = 0.0
+        if wait > 0 or pending is not None:
+            _check_budget(env, now, wait, request)
+            if pending is None and wait > self.max_retry_wait:
+                raise RateLimitError(
+                    f"Rate limited by {_url_origin(request.url) or 'the upstream'}: "
+                    f"{request.method} {request.path} may go in {wait:.0f}s",
+                    retry_after_seconds=math.ceil(wait),
+                    status_code=None,
+                )
+            await env.sleep(wait)
+            now = env.clock()
+        env.limiter.record(now)
+
+    async def _send_once(self, env: _Env, request: Request) -> Response:
+        """Step 3: one attempt within the deadline (and the dispatch's budget)."""
         import anyio
 
-        await anyio.sleep(seconds)
-
-    async def _send_once(self, request: Request) -> Response:
-        import anyio
-
+        limit = self.deadline
+        by_budget = False
+        call = env.call
+        if call is not None and call.deadline is not None:
+            left = call.deadline - env.clock()
+            if left <= 0:
+                raise _budget_exhausted(call, request, 0.0)
+            if limit is None or left < limit:
+                limit, by_budget = left, True
+        slot = env.limiter.slot()
         try:
-            with anyio.fail_after(self.deadline):
-                return await self._transport.handle(request)
+            with anyio.fail_after(limit):
+                if slot is None:
+                    return await env.handle(request)
+                async with slot:
+                    return await env.handle(request)
         except ConnectorError:
             raise
         except TimeoutError as exc:
+            if by_budget and call is not None:
+                raise _budget_exhausted(call, request, 0.0) from exc
             raise RequestTimeout(
-                f"Deadline of {self.deadline:g}s exceeded for {request.method} {request.path}",
+                f"Deadline of {self.deadline:g}s exceeded for {_shown(request)}",
                 request=request,
             ) from exc
         except Exception as exc:
-            translated = _translate_transport_error(exc, request)
+            translated = None if _propagates(exc) else _translate_transport_error(exc, request)
             if translated is None:
                 raise
             raise translated from exc
@@ -4705,6 +5602,28 @@ class HTTPClient:
 
     async def delete(self, url: str, **kwargs: Any) -> Response:
         return await self.request("DELETE", url, **kwargs)
+
+
+async def _anyio_sleep(seconds: float) -> None:
+    import anyio
+
+    await anyio.sleep(seconds)
+
+
+def _check_budget(env: _Env, now: float, wait: float, request: Request) -> None:
+    call = env.call
+    if call is not None and call.deadline is not None and now + wait > call.deadline:
+        raise _budget_exhausted(call, request, wait)
+
+
+def _budget_exhausted(call: _Call, request: Request, wait: float) -> ConnectorError:
+    """budget_exhausted: waiting (or sending) would pass max_execution_time."""
+    what = f"waiting {wait:.1f}s for" if wait > 0 else "sending"
+    return ConnectorError(
+        f"The request's max_execution_time of {call.budget}s would pass {what} {_shown(request)}",
+        ErrorCode.BUDGET_EXHAUSTED,
+        retry_after_seconds=math.ceil(wait) if wait > 0 else None,
+    )
 
 
 def _build_request(
@@ -5384,8 +6303,15 @@ def _call(
 
     body = _read_body(parser, args)
     path: str | None = args.result_file_path
+
+    async def once() -> tuple[bytes, ErrorCode | None]:
+        try:
+            return await integration.dispatch_result(name.replace("-", "_"), body)
+        finally:
+            await integration.aclose_http()
+
     if path is None:
-        out, code = asyncio.run(integration.dispatch_result(name.replace("-", "_"), body))
+        out, code = asyncio.run(once())
         _print_json(out, args.pretty)
         return 0 if code is None else 1
     # Opened before the capability runs, so an unwritable path changes nothing.
@@ -5393,7 +6319,7 @@ def _call(
         file = open(path, "wb")  # noqa: SIM115 - closed below, after the call
     except OSError as exc:
         parser.error(f"cannot write {path}: {exc.strerror}")
-    out, _ = asyncio.run(integration.dispatch_result(name.replace("-", "_"), body))
+    out, _ = asyncio.run(once())
     if args.pretty:
         out = msgspec.json.format(out, indent=2)
     if path.endswith(".gz"):

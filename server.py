@@ -261,7 +261,7 @@ class ConnectorApp:
         kind = scope["type"]
         if kind != "http":
             if kind == "lifespan":
-                await _lifespan(receive, send)
+                await _lifespan(receive, send, self.integration)
                 return
             # The ASGI spec: reject an unsupported protocol by raising.
             raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
@@ -398,13 +398,18 @@ async def _send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    # Nothing to set up: the app is stateless, so just acknowledge both phases.
+async def _lifespan(receive: Receive, send: Send, integration: connector.Integration) -> None:
+    # Nothing to set up (connections to the upstream are made on first use);
+    # on shutdown, close the connections the integration's HTTP clients share.
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            try:
+                await integration.aclose_http()
+            except Exception as exc:  # a pool that fails to close must not block shutdown
+                logger.warning("closing upstream connections failed: %s", _describe(exc))
             await send({"type": "lifespan.shutdown.complete"})
             return
 

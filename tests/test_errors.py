@@ -276,7 +276,8 @@ def test_rate_limit_error_takes_retry_after_seconds() -> None:
 
 
 def test_a_custom_http_handler_keeps_the_status_mapping() -> None:
-    """A handler for HTTPStatusError adds upstream detail; 409 stays `conflict`."""
+    """A handler for HTTPStatusError sees the upstream detail already in the
+    prefilled message, and adjusts something else; 409 stays `conflict`."""
 
     class Detail(ExceptionHandler):
         @staticmethod
@@ -287,7 +288,9 @@ def test_a_custom_http_handler_keeps_the_status_mapping() -> None:
             error_code: ErrorCode | None = None,
         ) -> ErrorResponse:
             assert isinstance(e, HTTPStatusError)
-            response.error.message += f": {e.response.json()['detail']}"
+            assert e.detail == "userName is taken"
+            assert response.error.message.endswith(": userName is taken")
+            response.error.app_error_code = "scim.taken"
             return response
 
     upstream = Response(409, json={"detail": "userName is taken"})
@@ -296,6 +299,7 @@ def test_a_custom_http_handler_keeps_the_status_mapping() -> None:
     assert data["error"]["error_code"] == "conflict"
     assert data["error"]["status_code"] == 409
     assert data["error"]["message"] == "Client error 409 for POST /Users: userName is taken"
+    assert data["error"]["app_error_code"] == "scim.taken"
     assert_metadata(data["error"], "conflict")
 
 
@@ -444,7 +448,13 @@ def test_an_unhashable_name_is_an_envelope() -> None:
 
 def test_the_chain_is_one_tuple_outermost_first() -> None:
     names = [link.__name__ for link in connector._LINKS]
-    assert names == ["_auth_link", "_settings_link", "_response_link", "_guard_link"]
+    assert names == [
+        "_auth_link",
+        "_settings_link",
+        "_response_link",
+        "_upstream_link",
+        "_guard_link",
+    ]
 
 
 # ---- api_version ----------------------------------------------------------------

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import connector
 from connector import (
     ConnectorError,
     ErrorCode,
@@ -370,35 +371,51 @@ async def test_deadline_with_mock_transport() -> None:
     with pytest.raises(TransportError) as info:
         await client.get("http://h.example/slow?x=secret")
     assert info.value.error_code == ErrorCode.REQUEST_TIMEOUT
-    assert str(info.value) == "Deadline of 0.05s exceeded for GET /slow"
+    assert str(info.value) == "Deadline of 0.05s exceeded for GET http://h.example:80/slow"
 
 
 @pytest.mark.parametrize(
     ("exc", "code", "message"),
     [
-        (httpcore.ConnectTimeout("x"), "connection_timeout", "Connection timed out for GET /u"),
-        (httpcore.ConnectError("x"), "connection_rejected", "Connection failed for GET /u"),
-        (httpcore.ReadTimeout("x"), "request_timeout", "Timed out reading the response for GET /u"),
-        (httpcore.WriteTimeout("x"), "request_timeout", "Timed out sending the request for GET /u"),
+        (
+            httpcore.ConnectTimeout("x"),
+            "connection_timeout",
+            "Connection timed out for GET http://h.example:80/u",
+        ),
+        (
+            httpcore.ConnectError("x"),
+            "connection_rejected",
+            "Connection failed for GET http://h.example:80/u",
+        ),
+        (
+            httpcore.ReadTimeout("x"),
+            "request_timeout",
+            "Timed out reading the response for GET http://h.example:80/u",
+        ),
+        (
+            httpcore.WriteTimeout("x"),
+            "request_timeout",
+            "Timed out sending the request for GET http://h.example:80/u",
+        ),
         (
             httpcore.PoolTimeout("x"),
             "request_timeout",
-            "Timed out waiting for a free connection for GET /u",
+            "Timed out waiting for a free connection for GET http://h.example:80/u",
         ),
         (
             httpcore.ReadError("x"),
             "connection_closed",
-            "Connection closed while reading the response for GET /u",
+            "Connection closed while reading the response for GET http://h.example:80/u",
         ),
         (
             httpcore.RemoteProtocolError("x"),
             "connection_closed",
-            "Connection closed or invalid response for GET /u",
+            "Connection closed or invalid response for GET http://h.example:80/u",
         ),
         (
             httpcore.UnsupportedProtocol("x"),
             "client_call_error",
-            "Unsupported URL scheme for GET /u",
+            "Unsupported URL scheme for GET http://h.example:80/u",
         ),
     ],
 )
@@ -513,7 +530,7 @@ async def test_connection_refused() -> None:
     with pytest.raises(TransportError) as info:
         await client.get("/users?token=secret")
     assert info.value.error_code == ErrorCode.CONNECTION_REJECTED
-    assert str(info.value) == "Connection refused for GET /users"
+    assert str(info.value) == f"Connection refused for GET http://127.0.0.1:{port}/users"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs")
@@ -536,7 +553,7 @@ async def test_connect_timeout_when_backlog_is_full() -> None:
             for filler in fillers:
                 filler.close()
     assert info.value.error_code == ErrorCode.CONNECTION_TIMEOUT
-    assert str(info.value) == "Connection timed out for GET /x"
+    assert str(info.value) == f"Connection timed out for GET http://127.0.0.1:{port}/x"
 
 
 async def test_closed_mid_response() -> None:
@@ -550,7 +567,7 @@ async def test_closed_mid_response() -> None:
             with pytest.raises(TransportError) as info:
                 await client.get("/users")
     assert info.value.error_code == ErrorCode.CONNECTION_CLOSED
-    assert str(info.value).endswith(" for GET /users")
+    assert str(info.value).endswith(f" for GET http://127.0.0.1:{port}/users")
 
 
 async def test_closed_before_any_response() -> None:
@@ -588,7 +605,7 @@ async def test_server_that_never_answers_hits_read_timeout() -> None:
             with pytest.raises(TransportError) as info:
                 await client.get("/slow")
     assert info.value.error_code == ErrorCode.REQUEST_TIMEOUT
-    assert str(info.value) == "Timed out reading the response for GET /slow"
+    assert str(info.value) == f"Timed out reading the response for GET http://127.0.0.1:{port}/slow"
 
 
 async def test_trickling_server_hits_deadline() -> None:
@@ -608,7 +625,7 @@ async def test_trickling_server_hits_deadline() -> None:
                 await client.get("/trickle")
     assert time.monotonic() - started < 1.5
     assert info.value.error_code == ErrorCode.REQUEST_TIMEOUT
-    assert str(info.value) == "Deadline of 0.3s exceeded for GET /trickle"
+    assert str(info.value) == f"Deadline of 0.3s exceeded for GET http://127.0.0.1:{port}/trickle"
 
 
 # ---- Properties --------------------------------------------------------------
@@ -635,3 +652,54 @@ def test_status_error_message_never_has_query_headers_or_body(secret: str, statu
         response.raise_for_status()
     assert str(info.value).endswith(" for POST /v1/items")
     assert secret not in str(info.value)
+
+
+# ---- Options added for real upstreams ----------------------------------------
+
+
+def test_timeout_sets_connect_read_write_and_pool() -> None:
+    client = HTTPClient(timeout=2.5)
+    assert client._timeouts == {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
+    client = HTTPClient(connect_timeout=1.0, read_timeout=4.0)
+    assert client._timeouts == {"connect": 1.0, "read": 4.0, "write": 4.0, "pool": 1.0}
+    assert HTTPClient(timeout=None)._timeouts["read"] is None
+
+
+async def test_429_to_a_post_is_retried_503_is_not() -> None:
+    client, rec, fake = timed_client(
+        Response(429, headers={"Retry-After": "2"}), Response(201), Response(503)
+    )
+    assert (await client.post("http://h.example/x", json={})).status_code == 201
+    assert (await client.post("http://h.example/x", json={})).status_code == 503
+    assert len(rec.requests) == 3
+    assert fake.sleeps == [2.0]
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://api.example.com/v2/x?q=1", "https://api.example.com:443"),
+        ("http://u:p@127.0.0.1:8080/x", "http://127.0.0.1:8080"),
+        ("http://[::1]/x", "http://[::1]:80"),
+        ("/relative", ""),
+    ],
+)
+def test_url_origin_has_no_userinfo_or_query(url: str, origin: str) -> None:
+    assert connector._url_origin(url) == origin
+
+
+async def test_a_client_outside_any_integration_keeps_its_own_limiter() -> None:
+    client, rec, fake = timed_client(
+        Response(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "5"}),
+        Response(200),
+    )
+    await client.get("http://h.example/a")
+    await client.get("http://h.example/b")
+    assert fake.sleeps == [5.0]
+    assert len(rec.requests) == 2
+
+
+def test_request_json_for_assertions() -> None:
+    request = HTTPClient().build_request("POST", "http://h.example/", json={"a": [1]})
+    assert request.json() == {"a": [1]}
+    assert Request("GET", "http://h.example/").json() is None

@@ -307,7 +307,8 @@ async def test_example_connector_end_to_end(provider: Provider, base_url: str) -
         settings=settings,
     )
     assert_error(answer, "unauthorized", 401, app=integration.app_id)
-    assert answer["error"]["message"] == "Client error 401 for GET /userinfo"
+    # The upstream's own explanation follows method and path.
+    assert answer["error"]["message"] == "Client error 401 for GET /userinfo: invalid_token (test)"
     info = integration.info().response
     assert "refresh_access_token" in info.capabilities
     assert info.oauth_scopes == {"validate_credentials": "openid profile"}
@@ -671,7 +672,9 @@ async def test_token_endpoint_timeout(provider: Provider, base_url: str) -> None
     integration = make_integration(base_url, client_factory=lambda: HTTPClient(read_timeout=0.2))
     answer = await call(integration, "refresh_access_token", refresh_request("rt-123456"))
     assert_error(answer, "request_timeout", token_failure=True)
-    assert answer["error"]["message"] == "Timed out reading the response for POST /token"
+    assert answer["error"]["message"] == (
+        f"Timed out reading the response for POST {base_url.rstrip('/')}/token"
+    )
 
 
 async def test_token_requests_are_never_retried() -> None:
