@@ -13,7 +13,7 @@ from typing import Any, Literal
 import msgspec
 import pytest
 from _schemas import errors4
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import connector
@@ -91,6 +91,12 @@ secret_text = st.text(
 def test_no_encoded_form_of_a_secret_reaches_an_envelope_or_log(secret: str, recipe: int) -> None:
     """For any secret with quotes, backslashes, control characters or non-ASCII
     letters, none of its encoded forms appears in the envelope or the log."""
+    # A "secret" that is one of the envelope's own words (`status_c`) proves nothing.
+    placeholder = json.dumps(
+        {"auth": {"basic": {"username": "admin", "password": "\u2603" * 8}}, "request": {}}
+    )
+    baseline = run(raising(EXCEPTIONS[recipe]).dispatch("list_accounts", placeholder)).decode()
+    assume(all(form.lower() not in baseline.lower() for form in encoded_forms(secret)))
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.DEBUG)
     handler.emit = records.append  # type: ignore[method-assign]
