@@ -5435,7 +5435,7 @@ class ConformanceReport(msgspec.Struct, kw_only=True):
                         shown = value if isinstance(value, str) else _encode(value).decode()
                         if len(shown) > _EVIDENCE_TEXT:
                             shown = f"{shown[:_EVIDENCE_TEXT]}... ({len(shown)} characters)"
-                        lines.append(f"        {key}: {shown}")
+                        lines.append(f"      {key}: {shown}")
         if self.notes:
             lines += ["", "Notes:", *(f"  {note}" for note in self.notes)]
         if self.calls:
@@ -6697,6 +6697,51 @@ def _add_body_options(sub: "argparse.ArgumentParser") -> None:
     )
 
 
+def _add_check_options(sub: "argparse.ArgumentParser") -> None:
+    sub.add_argument(
+        "--json-file",
+        metavar="FIXTURE",
+        required=True,
+        help="JSON file: auth or credentials, settings; for --write an account and an entitlement",
+    )
+    sub.add_argument(
+        "--write",
+        action="store_true",
+        help="also create, change and delete an account (the fixture's) to check the writes",
+    )
+    sub.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="run only these groups (envelope, pagination, page_token, identity, errors, "
+        "secrets), capabilities or checks",
+    )
+    sub.add_argument(
+        "--format", choices=("text", "json"), default="text", help="report format (default text)"
+    )
+
+
+def _check(
+    parser: "argparse.ArgumentParser", integration: "Integration", args: "argparse.Namespace"
+) -> int:
+    """Runs the conformance checks; exit 0 when every check that ran passed, else 1."""
+    import asyncio
+
+    try:
+        fixture = _load_fixture(args.json_file)
+        run = _Run(
+            integration, fixture, write=args.write, only=args.only, max_pages=100, timeout=30.0
+        )
+    except _FixtureError as exc:
+        parser.error(str(exc))
+    report = asyncio.run(run.run())
+    text = report.as_json() + "\n" if args.format == "json" else report.as_text()
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0 if report.ok else 1
+
+
 def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
     sub.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sub.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one")
@@ -6734,7 +6779,7 @@ def _formatter() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m connector`: scaffold, serve, info and call any connector."""
+    """`python -m connector`: scaffold, serve, info, call and check any connector."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -6768,6 +6813,12 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve_options(sub)
 
     sub = commands.add_parser(
+        "check", formatter_class=fmt, help="run the conformance checks against a connector"
+    )
+    sub.add_argument("target", metavar="TARGET", help=target_help)
+    _add_check_options(sub)
+
+    sub = commands.add_parser(
         "scaffold", formatter_class=fmt, help="create a new connector project"
     )
     sub.add_argument("name", metavar="NAME", help="connector name, e.g. foo-bar")
@@ -6798,6 +6849,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "call":
             return _call(parser, integration, args.capability, args)
+        if args.command == "check":
+            return _check(parser, integration, args)
         return _serve(parser, integration, args)
     except BrokenPipeError:
         _silence_stdout()
@@ -6805,7 +6858,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoReturn:
-    """A connector's own CLI: `info`, one sub-command per capability, `serve`.
+    """A connector's own CLI: `info`, one sub-command per capability, `serve`, `check`.
 
     if __name__ == "__main__":
         connector.run(integration)
@@ -6833,6 +6886,12 @@ def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoR
         _add_body_options(sub)
     sub = commands.add_parser("serve", formatter_class=fmt, help="serve the connector over HTTP")
     _add_serve_options(sub)
+    if "check" not in integration.capabilities:  # a custom capability may take the name
+        sub = commands.add_parser(
+            "check", formatter_class=fmt, help="run the conformance checks against it"
+        )
+        sub.set_defaults(capability=None)
+        _add_check_options(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -6841,6 +6900,8 @@ def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoR
             code = 0
         elif args.command == "serve":
             code = _serve(parser, integration, args)
+        elif args.command == "check" and args.capability is None:
+            code = _check(parser, integration, args)
         else:
             code = _call(parser, integration, args.capability, args)
     except BrokenPipeError:
