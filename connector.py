@@ -60,10 +60,13 @@ __all__ = (
     "AuthCredential",
     "AuthorizationUrl",
     "BasicCredential",
+    "CallStats",
     "Capability",
     "CapabilityName",
     "CapabilitySchema",
+    "CheckResult",
     "ClientAuthenticationMethod",
+    "ConformanceReport",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionClosed",
@@ -161,6 +164,8 @@ __all__ = (
     "ValidateCredentialsRequest",
     "ValidateCredentialsResponse",
     "ValidatedCredentials",
+    "assert_conformant",
+    "check_conformance",
     "error_envelope",
     "get_basic_auth",
     "get_oauth",
@@ -169,6 +174,7 @@ __all__ = (
     "get_token_auth",
     "main",
     "run",
+    "run_conformance",
 )
 
 if typing.TYPE_CHECKING:
@@ -5716,7 +5722,7 @@ class _Run:
         names = ["envelope:info", *(f"envelope:{n}" for n in sorted(self.integration.capabilities))]
         for name in self.listing():
             names += [f"pagination:{name}", f"page_token:{name}"]
-        names += [f"identity:{step}" for step in _CHECK_IDENTITY_STEPS]
+        names += ["identity", *(f"identity:{step}" for step in _CHECK_IDENTITY_STEPS)]
         leaves = _credential_leaves(self.fixture)
         names += [f"errors:bad_credentials:{label}" for label, _ in leaves] or [
             "errors:bad_credentials"
@@ -5838,8 +5844,8 @@ class _Run:
         self.scanned += 1
         secret = sorted(self.secrets - self.public, key=len, reverse=True)
         shown = text.decode(errors="replace") if isinstance(text, bytes) else text
-        if secret and _scrub(shown, secret) != shown:
-            scrubbed = _scrub(shown, sorted(self.secrets | self.public, key=len, reverse=True))
+        scrubbed = _scrub(shown, secret) if secret else shown
+        if scrubbed != shown:
             at = scrubbed.find(_REDACTED)
             excerpt = scrubbed[max(0, at - 200) : at + 200]
             self.leaks.append({"where": where, "excerpt": excerpt})
@@ -5931,6 +5937,9 @@ class _Run:
                 self.fail(check, answer.problem, answer)
             elif answer.error_code in _CHECK_BUG_CODES:
                 self.fail(check, f"{answer.what()} (a connector bug, by its code)", answer)
+            elif name == "validate_credentials" and not answer.ok:
+                # Every other check would only see this refusal again.
+                self.fail(check, f"the fixture's credentials are refused: {answer.what()}", answer)
             else:
                 self.record(check, "pass", None if answer.ok else answer.what())
 
@@ -6051,9 +6060,10 @@ class _Run:
         """The write flow; returns its calls (for the write capabilities' envelope checks)."""
         steps = [f"identity:{step}" for step in _CHECK_IDENTITY_STEPS]
         if not self.write:
-            for step in steps:
-                if self.selected(step):
-                    self.record(step, "skipped", "writes: run with --write")
+            if any(self.selected(step) for step in steps):
+                self.record(
+                    "identity", "skipped", f"{len(steps)} steps that write: run with --write"
+                )
             return []
         calls: list[_Answer] = []
 
@@ -6336,13 +6346,8 @@ class _Run:
         check = "secrets:no_leak"
         if not self.selected(check):
             return
-        secret = sorted(self.secrets - self.public, key=len, reverse=True)
         for logger, level, text in self.logs:
-            self.scanned += 1
-            if secret and _scrub(text, secret) != text:
-                self.leaks.append(
-                    {"where": f"a log record of {logger!r} ({level})", "excerpt": text}
-                )
+            self.scan(f"a log record of {logger!r} ({level})", text)
         if not self.scanned:
             self.record(check, "skipped", "nothing ran to scan")
         elif self.leaks:
