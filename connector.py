@@ -2,7 +2,8 @@
 
 One vendorable file: the Lumos connector wire types as msgspec structs, a
 ``@capability`` registry, the error-wrapping chain behind ``dispatch``, ``info``,
-an HTTP client and OAuth helper on httpcore, and the CLI (``python -m connector``).
+an HTTP client and OAuth helper on httpcore, a conformance check, and the CLI
+(``python -m connector``).
 
     integration = Integration(app_id="acme", version="1.0.0", auth=BasicCredential)
 
@@ -27,6 +28,8 @@ Sections, in the order a request flows through them (search for "# ---- Name"):
     Default capabilities     app_info, probe_integration, validate_credential_config
     HTTP client              HTTPClient, MockTransport, transport errors
     OAuth                    OAuthSettings and the default OAuth capabilities
+    Conformance check        check_conformance, assert_conformant: what a platform
+                             would trip on (envelopes, pages, writes, errors, leaks)
     CLI                      python -m connector, run(integration)
 
 Runtime dependencies: msgspec; anyio and httpcore only where they are used.
