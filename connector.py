@@ -5705,7 +5705,11 @@ class _Run:
         if self.only is not None:
             known = set(self.planned()) | set(_CHECK_GROUPS) | set(integration.capabilities)
             known |= {name.partition(":")[2] for name in self.planned()}
-            unknown = [name for name in self.only if name not in known]
+            unknown = [
+                name
+                for name in self.only
+                if name not in known and not any(n.startswith(name + ":") for n in known)
+            ]
             if unknown:
                 raise _FixtureError(
                     f"--only {unknown[0]!r} names no check, group or capability "
@@ -5737,7 +5741,9 @@ class _Run:
             return True
         group, _, rest = name.partition(":")
         return any(
-            wanted in (group, name, rest) or (group == "identity" and wanted.startswith("identity"))
+            wanted in (group, name, rest)
+            or name.startswith(wanted + ":")
+            or (group == "identity" and wanted.startswith("identity"))
             for wanted in self.only
         )
 

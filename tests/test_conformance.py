@@ -352,6 +352,10 @@ async def test_only_picks_groups_capabilities_and_checks() -> None:
     assert all(n.startswith("pagination:") or n == "page_token:list_accounts" for n in names)
     assert "pagination:list_accounts" in names
     report = await connector.check_conformance(
+        mock_connector.integration, FIXTURE, only=["errors:bad_credentials"]
+    )
+    assert [c.name for c in report.checks] == ["errors:bad_credentials:auth.basic.password"]
+    report = await connector.check_conformance(
         mock_connector.integration, FIXTURE, only=["list_entitlements"]
     )
     assert [c.name for c in report.checks] == [
