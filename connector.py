@@ -2,7 +2,8 @@
 
 One vendorable file: the Lumos connector wire types as msgspec structs, a
 ``@capability`` registry, the error-wrapping chain behind ``dispatch``, ``info``,
-an HTTP client and OAuth helper on httpcore, and the CLI (``python -m connector``).
+an HTTP client and OAuth helper on httpcore, a conformance check, and the CLI
+(``python -m connector``).
 
     integration = Integration(app_id="acme", version="1.0.0", auth=BasicCredential)
 
@@ -27,6 +28,8 @@ Sections, in the order a request flows through them (search for "# ---- Name"):
     Default capabilities     app_info, probe_integration, validate_credential_config
     HTTP client              HTTPClient, MockTransport, transport errors
     OAuth                    OAuthSettings and the default OAuth capabilities
+    Conformance check        check_conformance, assert_conformant: what a platform
+                             would trip on (envelopes, pages, writes, errors, leaks)
     CLI                      python -m connector, run(integration)
 
 Runtime dependencies: msgspec; anyio and httpcore only where they are used.
@@ -61,10 +64,13 @@ __all__ = (
     "AuthCredential",
     "AuthorizationUrl",
     "BasicCredential",
+    "CallStats",
     "Capability",
     "CapabilityName",
     "CapabilitySchema",
+    "CheckResult",
     "ClientAuthenticationMethod",
+    "ConformanceReport",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionClosed",
@@ -164,6 +170,8 @@ __all__ = (
     "ValidateCredentialsRequest",
     "ValidateCredentialsResponse",
     "ValidatedCredentials",
+    "assert_conformant",
+    "check_conformance",
     "error_envelope",
     "get_basic_auth",
     "get_oauth",
@@ -172,6 +180,7 @@ __all__ = (
     "get_token_auth",
     "main",
     "run",
+    "run_conformance",
 )
 
 if typing.TYPE_CHECKING:
@@ -6220,6 +6229,1262 @@ def _token_error(response: Response, error: object) -> OAuthError:
     return OAuthError(message, code, response=response, oauth_error=known)
 
 
+# ---- Conformance check ------------------------------------------------------------
+# `check_conformance(integration, fixture)` runs a connector as the platform will
+# and reports, check by check, what the platform would trip on:
+#   1. envelope:*    every capability, given a minimal request, answers with a
+#                    response its typed decoder accepts or a well-formed error
+#                    envelope (canonical code, the code's metadata, the app id);
+#   2. pagination:*  each list_*/find_* walked with page sizes 1, 2 and 7 gives
+#                    the items of one big page, none twice, and an end;
+#      page_token:*  a garbage token is invalid_page_token;
+#   3. identity:*    (write=True) create, list, assign, find, unassign, deactivate,
+#                    activate, delete, each read back; a step whose premise failed
+#                    is skipped, and what the run did is undone;
+#   4. errors:*      each credential secret altered is an authentication error
+#                    the platform may refresh; a malformed request is bad_request;
+#   5. secrets:*     no secret sent in the run appears in a response or a log record.
+# Every call goes through `_Run.call`, which times it, validates the answer and
+# learns the request's secrets (`_secrets_of`, the library's own rule). Messages
+# and evidence are scrubbed once, at the end, with every secret of the run.
+
+_CHECK_GROUPS: Final = ("envelope", "pagination", "page_token", "identity", "errors", "secrets")
+_CHECK_PAGE_SIZES: Final = (1, 2, 7)
+_CHECK_BIG_PAGE: Final = 100
+_CHECK_GARBAGE_TOKEN: Final = "not-a-page-token-%%-conformance"
+_CHECK_PLACEHOLDER: Final = "conformance-check"
+# Read without a real upstream's cooperation they would talk to the OAuth
+# provider; they run only with a request from the fixture's `requests`.
+_CHECK_PROVIDER_CALLS: Final = frozenset(
+    ("handle_authorization_callback", "handle_client_credentials_request", "refresh_access_token")
+)
+_CHECK_AUTH_CODES: Final = frozenset(
+    (ErrorCode.UNAUTHORIZED, ErrorCode.AUTHENTICATION_EXPIRED, ErrorCode.CREDS_REVOKED)
+)
+_CHECK_BUG_CODES: Final = frozenset((ErrorCode.INTERNAL_ERROR, ErrorCode.INVALID_RESPONSE))
+# Credential fields that do not authenticate a call on their own: altering them
+# proves nothing. Usernames and client ids are identities: scrubbed from the
+# evidence, but no leak when a response lists them.
+_CHECK_NOT_ALTERED: Final = frozenset(("id", "refresh_token", "token_type", "scopes"))
+_CHECK_PUBLIC: Final = frozenset(("username", "client_id"))
+_CHECK_INACTIVE: Final = frozenset(
+    (AccountStatus.INACTIVE, AccountStatus.SUSPENDED, AccountStatus.DEPROVISIONED)
+)
+_CHECK_IDENTITY_STEPS: Final = (
+    "create_account",
+    "listed",
+    "get_account",
+    "assign_entitlement",
+    "association_listed",
+    "unassign_entitlement",
+    "association_gone",
+    "deactivate_account",
+    "deactivated_status",
+    "activate_account",
+    "activated_status",
+    "delete_account",
+    "gone",
+)
+_EVIDENCE_TEXT: Final = 1500
+_STATUS_LABELS: Final = {"pass": "PASS", "fail": "FAIL", "skipped": "SKIP"}
+
+CheckStatus: TypeAlias = typing.Literal["pass", "fail", "skipped"]
+
+
+class CheckResult(msgspec.Struct, kw_only=True):
+    """One check of a conformance run: its name, outcome, why, and the calls that show it."""
+
+    name: str
+    status: CheckStatus
+    message: str | None = None
+    # Each item: {"capability", "request", "response"} of one call, or another
+    # labelled fact (a log record, the items missing from a walk).
+    evidence: list[dict[str, Any]] = []
+
+
+class CallStats(msgspec.Struct, kw_only=True):
+    """How often the run called one capability, and how long it took."""
+
+    calls: int
+    median_ms: float
+    max_ms: float
+
+
+class ConformanceReport(msgspec.Struct, kw_only=True):
+    """What `check_conformance` found; secrets scrubbed.
+
+    report = run_conformance(integration, fixture)
+    assert report.ok, report.as_text()
+    """
+
+    app_id: str
+    version: str
+    api_version: str
+    write: bool
+    checks: list[CheckResult]
+    calls: dict[str, CallStats]
+    notes: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        """True when no check that ran failed."""
+        return not self.failed
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [check for check in self.checks if check.status == "fail"]
+
+    def counts(self) -> dict[str, int]:
+        """{"pass": n, "fail": n, "skipped": n}."""
+        found = {"pass": 0, "fail": 0, "skipped": 0}
+        for check in self.checks:
+            found[check.status] += 1
+        return found
+
+    def as_json(self) -> str:
+        """The report as one JSON document (for CI)."""
+        data = {"ok": self.ok, "summary": self.counts(), **msgspec.structs.asdict(self)}
+        return _encode(data).decode()
+
+    def as_text(self) -> str:
+        """The report for a terminal: one line per check, evidence under failures."""
+        counts = self.counts()
+        lines = [
+            f"Conformance of {self.app_id} {self.version} (API {self.api_version}"
+            f"{', with writes' if self.write else ''}): {counts['pass']} passed, "
+            f"{counts['fail']} failed, {counts['skipped']} skipped"
+        ]
+        for check in self.checks:
+            text = f"{_STATUS_LABELS[check.status]}  {check.name}"
+            lines.append(f"{text} - {check.message}" if check.message else text)
+            if check.status == "fail":
+                for item in check.evidence:
+                    for key, value in item.items():
+                        shown = value if isinstance(value, str) else _encode(value).decode()
+                        if len(shown) > _EVIDENCE_TEXT:
+                            shown = f"{shown[:_EVIDENCE_TEXT]}... ({len(shown)} characters)"
+                        lines.append(f"      {key}: {shown}")
+        if self.notes:
+            lines += ["", "Notes:", *(f"  {note}" for note in self.notes)]
+        if self.calls:
+            width = max(len(name) for name in self.calls)
+            lines += ["", f"  {'capability':<{width}}  calls  median ms  max ms"]
+            for name, stats in sorted(self.calls.items()):
+                lines.append(
+                    f"  {name:<{width}}  {stats.calls:>5}  {stats.median_ms:>9.2f}"
+                    f"  {stats.max_ms:>6.2f}"
+                )
+        return "\n".join(lines) + "\n"
+
+
+class _FixtureError(ValueError):
+    """A fixture (or `only`) the check cannot use; the CLI makes it a usage error."""
+
+
+class _Answer:
+    """One call of the run: what was sent, what came back, what is wrong with it."""
+
+    __slots__ = ("body", "code", "data", "name", "problem", "request")
+
+    def __init__(
+        self,
+        name: str,
+        request: Any,
+        body: bytes,
+        code: ErrorCode | None,
+        data: Any,
+        problem: str | None,
+    ) -> None:
+        self.name, self.request, self.body, self.code = name, request, body, code
+        self.data, self.problem = data, problem
+
+    @property
+    def ok(self) -> bool:
+        return self.code is None and self.problem is None
+
+    @property
+    def payload(self) -> Any:
+        return self.data.get("response") if isinstance(self.data, dict) else None
+
+    @property
+    def error_code(self) -> ErrorCode | None:
+        error = self.data.get("error") if isinstance(self.data, dict) else None
+        try:
+            return canonical_code(ErrorCode(error["error_code"]))  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def what(self) -> str:
+        """A short account of the answer: the problem, or the error's code and message."""
+        if self.problem is not None:
+            return self.problem
+        if self.code is not None:
+            error = self.data.get("error") if isinstance(self.data, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            return f"answered {self.code}: {message}"
+        return "answered a success"
+
+    def evidence(self) -> dict[str, Any]:
+        request = self.request
+        if isinstance(request, bytes):
+            request = request.decode(errors="replace")
+        response = self.data if self.data is not None else self.body.decode(errors="replace")
+        return {"capability": self.name, "request": request, "response": response}
+
+
+class _Walk:
+    __slots__ = ("answers", "failure", "items", "keys", "last", "pages")
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.keys: list[bytes] = []
+        self.pages = 0
+        self.failure: str | None = None
+        self.answers: list[_Answer] = []  # the calls that show the failure
+        self.last: _Answer | None = None
+
+
+def _item_key(item: Any) -> bytes:
+    return msgspec.json.encode(item, order="sorted")
+
+
+def _placeholder(info: Any, depth: int = 0) -> Any:
+    """A value of the type `info` (msgspec.inspect) with only required fields filled."""
+    import msgspec.inspect as mi
+
+    if depth > 8:
+        return None
+    if isinstance(info, mi.StructType):
+        value: dict[str, Any] = {}
+        if info.tag_field is not None:
+            value[info.tag_field] = info.tag
+        for field in info.fields:
+            if field.required:
+                value[field.encode_name] = _placeholder(field.type, depth + 1)
+        return value
+    if isinstance(info, mi.UnionType):
+        options = [t for t in info.types if not isinstance(t, mi.NoneType)]
+        return _placeholder(options[0], depth + 1) if options else None
+    if isinstance(info, mi.Metadata):
+        return _placeholder(info.type, depth + 1)
+    simple: list[tuple[type[Any], Any]] = [
+        (mi.StrType, _CHECK_PLACEHOLDER),
+        (mi.BoolType, False),
+        (mi.FloatType, 1.0),
+        (mi.DateTimeType, "2026-01-01T00:00:00Z"),
+        (mi.DateType, "2026-01-01"),
+        (mi.DictType, {}),
+        (mi.ListType, []),
+        (mi.SetType, []),
+        (mi.FrozenSetType, []),
+        (mi.VarTupleType, []),
+    ]
+    for kind, placeholder in simple:
+        if isinstance(info, kind):
+            return placeholder
+    if isinstance(info, mi.IntType):
+        return max(1, info.ge or 0, (info.gt or 0) + 1)
+    if isinstance(info, mi.EnumType):
+        return next(iter(info.cls)).value
+    if isinstance(info, mi.LiteralType):
+        return info.values[0]
+    if isinstance(info, mi.TupleType):
+        return [_placeholder(t, depth + 1) for t in info.item_types]
+    return None
+
+
+def _minimal_payload(cap: Capability) -> Any:
+    import msgspec.inspect as mi
+
+    envelope = mi.type_info(cap.request_type)
+    if isinstance(envelope, mi.StructType):
+        for field in envelope.fields:
+            if field.name == "request":
+                return _placeholder(field.type)
+    return {}
+
+
+def _altered(value: str) -> str:
+    """`value` with one letter or digit near its middle changed (the shape kept)."""
+    middle = len(value) // 2
+    for i in sorted(range(len(value)), key=lambda i: abs(i - middle)):
+        char = value[i]
+        if char.isascii() and char.isalnum():
+            new = ("1" if char != "1" else "2") if char.isdigit() else ("x" if char != "x" else "q")
+            return value[:i] + (new.upper() if char.isupper() else new) + value[i + 1 :]
+    return value + "x"
+
+
+def _credential_leaves(fixture: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """(dotted path, key path) of each credential string the secret rule calls secret."""
+    found: list[tuple[str, list[Any]]] = []
+    roots: list[tuple[str, list[Any], Any]] = []
+    if isinstance(fixture.get("auth"), dict):
+        roots.append(("auth", ["auth"], fixture["auth"]))
+    for n, item in enumerate(fixture.get("credentials") or []):
+        label = item.get("id") if isinstance(item, dict) else None
+        roots.append((f"credentials.{label or n}", ["credentials", n], item))
+    stack = list(reversed(roots))
+    while stack:
+        label, keys, value = stack.pop()
+        if isinstance(value, dict):
+            for key in reversed(list(value)):
+                if key not in _CHECK_NOT_ALTERED:
+                    stack.append((f"{label}.{key}", [*keys, key], value[key]))
+        elif isinstance(value, str) and len(value) >= _MIN_SECRET:
+            found.append((label, keys))
+    return found
+
+
+def _with_leaf(fixture: Mapping[str, Any], keys: list[Any], value: str) -> dict[str, Any]:
+    copy: dict[str, Any] = msgspec.json.decode(_encode(fixture))
+    target: Any = copy
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    return copy
+
+
+def _public_values(request: Any) -> set[str]:
+    found: set[str] = set()
+    items = [_member(request, "auth"), *(_member(request, "credentials") or [])]
+    stack = [item for item in items if isinstance(item, dict)]
+    while stack:
+        item = stack.pop()
+        for key, value in item.items():
+            if isinstance(value, dict):
+                stack.append(value)
+            elif key in _CHECK_PUBLIC and isinstance(value, str):
+                found.add(value)
+    return found
+
+
+def _load_fixture(fixture: Mapping[str, Any] | str | Any) -> dict[str, Any]:
+    """The fixture as a dict: given as one, or read from a JSON file (its path)."""
+    import os
+
+    if isinstance(fixture, str | os.PathLike):
+        path = os.fspath(fixture)
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError as exc:
+            raise _FixtureError(f"cannot read the fixture {path}: {exc.strerror}") from None
+        try:
+            fixture = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            # msgspec's message may quote the document: say where it is, not what.
+            raise _FixtureError(f"the fixture {path} is not a JSON document") from None
+        where = f"the fixture {path}"
+    else:
+        where = "the fixture"
+    if not isinstance(fixture, Mapping):
+        raise _FixtureError(f"{where} must be a JSON object")
+    kinds: dict[str, type[Any]] = {"auth": dict, "settings": dict, "account": dict}
+    kinds |= {"entitlement": dict, "requests": dict, "credentials": list}
+    for key, kind in kinds.items():
+        if fixture.get(key) is not None and not isinstance(fixture[key], kind):
+            what = "a list of objects" if kind is list else "an object"
+            raise _FixtureError(f"{where}: `{key}` must be {what}")
+    if any(not isinstance(item, dict) for item in fixture.get("credentials") or []):
+        raise _FixtureError(f"{where}: `credentials` must be a list of objects")
+    if any(not isinstance(item, dict) for item in (fixture.get("requests") or {}).values()):
+        raise _FixtureError(f"{where}: each of `requests` must be a request payload (an object)")
+    return dict(fixture)
+
+
+class _Run:
+    """One conformance run: the calls, their timings, the secrets, the results."""
+
+    def __init__(
+        self,
+        integration: Integration,
+        fixture: dict[str, Any],
+        *,
+        write: bool,
+        only: Sequence[str] | None,
+        max_pages: int,
+        timeout: float,
+    ) -> None:
+        self.integration = integration
+        self.fixture = fixture
+        self.write = write
+        self.max_pages = max_pages
+        self.timeout = timeout
+        self.results: list[CheckResult] = []
+        self.state: dict[str, CheckStatus] = {}
+        self.notes: list[str] = []
+        self.timings: dict[str, list[float]] = {}
+        self.secrets: set[str] = set()  # every form of every secret sent
+        self.public: set[str] = set()  # forms of usernames and client ids
+        self.leaks: list[dict[str, Any]] = []
+        self.scanned = 0
+        self.logs: list[tuple[str, str, str]] = []
+        self.only = list(only) if only is not None else None
+        if self.only is not None:
+            known = set(self.planned()) | set(_CHECK_GROUPS) | set(integration.capabilities)
+            known |= {name.partition(":")[2] for name in self.planned()}
+            unknown = [
+                name
+                for name in self.only
+                if name not in known and not any(n.startswith(name + ":") for n in known)
+            ]
+            if unknown:
+                raise _FixtureError(
+                    f"--only {unknown[0]!r} names no check, group or capability "
+                    f"(groups: {', '.join(_CHECK_GROUPS)})"
+                )
+
+    # -- which checks --
+
+    def listing(self) -> list[str]:
+        return sorted(
+            name
+            for name, cap in self.integration.capabilities.items()
+            if cap.pages and name.startswith(("list_", "find_"))
+        )
+
+    def planned(self) -> list[str]:
+        names = ["envelope:info", *(f"envelope:{n}" for n in sorted(self.integration.capabilities))]
+        for name in self.listing():
+            names += [f"pagination:{name}", f"page_token:{name}"]
+        names += ["identity", *(f"identity:{step}" for step in _CHECK_IDENTITY_STEPS)]
+        leaves = _credential_leaves(self.fixture)
+        names += [f"errors:bad_credentials:{label}" for label, _ in leaves] or [
+            "errors:bad_credentials"
+        ]
+        return [*names, "errors:malformed_request", "secrets:no_leak"]
+
+    def selected(self, name: str) -> bool:
+        if self.only is None:
+            return True
+        group, _, rest = name.partition(":")
+        return any(
+            wanted in (group, name, rest)
+            or name.startswith(wanted + ":")
+            or (group == "identity" and wanted.startswith("identity"))
+            for wanted in self.only
+        )
+
+    def record(
+        self,
+        name: str,
+        status: CheckStatus,
+        message: str | None = None,
+        evidence: Iterable[dict[str, Any]] = (),
+    ) -> None:
+        self.state[name] = status
+        self.results.append(
+            CheckResult(name=name, status=status, message=message, evidence=[*evidence])
+        )
+
+    def fail(self, name: str, message: str, *answers: _Answer | None) -> None:
+        self.record(name, "fail", message, [a.evidence() for a in answers if a is not None])
+
+    def blocked(
+        self,
+        name: str,
+        *,
+        needs: Sequence[str] = (),
+        not_failed: Sequence[str] = (),
+        capability: str | None = None,
+        fixture_key: str | None = None,
+    ) -> bool:
+        """True (with `name` recorded as skipped when selected) when `name` cannot run."""
+        if not self.selected(name):
+            return True
+        reason = None
+        if capability is not None and capability not in self.integration.capabilities:
+            reason = f"{capability} is not registered"
+        elif fixture_key is not None and not self.fixture.get(fixture_key):
+            reason = f"the fixture has no `{fixture_key}`"
+        else:
+            for need in needs:
+                if self.state.get(need) != "pass":
+                    happened = "failed" if self.state.get(need) == "fail" else "did not pass"
+                    reason = f"depends on {need}, which {happened}"
+                    break
+            for need in not_failed:
+                if reason is None and self.state.get(need) == "fail":
+                    reason = f"depends on {need}, which failed"
+        if reason is not None:
+            self.record(name, "skipped", reason)
+            return True
+        return False
+
+    # -- calls --
+
+    def envelope(self, payload: Any, *, page: Any = None, authed: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {"request": payload}
+        if authed:
+            for key in ("auth", "credentials"):
+                if self.fixture.get(key) is not None:
+                    body[key] = self.fixture[key]
+        if self.fixture.get("settings") is not None:
+            body["settings"] = self.fixture["settings"]
+        if page is not None:
+            body["page"] = page
+        return body
+
+    def learn(self, request: Any) -> None:
+        settings_model = self.integration.settings_model
+        self.secrets.update(_secrets_of(request, settings_model))
+        self.public.update(_forms(_public_values(request)))
+
+    async def call(self, name: str, request: dict[str, Any] | bytes) -> _Answer:
+        import anyio
+
+        body = request if isinstance(request, bytes) else _encode(request)
+        if isinstance(request, dict):
+            self.learn(request)
+        out: bytes = b""
+        code: ErrorCode | None = None
+        problem = None
+        started = time.perf_counter()
+        try:
+            with anyio.move_on_after(self.timeout) as scope:
+                out, code = await self.integration.dispatch_result(name, body)
+            if scope.cancelled_caught:
+                problem = f"no answer within {self.timeout:g} s"
+        except Exception as exc:  # handle_errors=False lets the capability's exception out
+            problem = f"dispatch raised {type(exc).__name__}: {_safe_str(exc)}"
+        self.timings.setdefault(name, []).append(time.perf_counter() - started)
+        data: Any = None
+        if problem is None:
+            self.scan(f"the response of {name}", out)
+            problem, data = self.validate(name, out, code)
+        return _Answer(name, request, out, code, data, problem)
+
+    def validate(self, name: str, out: bytes, code: ErrorCode | None) -> tuple[str | None, Any]:
+        try:
+            data = msgspec.json.decode(out)
+        except msgspec.DecodeError:
+            return "the answer is not JSON", None
+        if code is None:
+            try:
+                self.integration.capabilities[name].response_decoder.decode(out)
+            except msgspec.ValidationError as exc:
+                return f"the response does not validate: {_describe_decode_error(exc)}", data
+            return None, data
+        return _error_problem(out, self.integration), data
+
+    def scan(self, where: str, text: bytes | str) -> None:
+        self.scanned += 1
+        secret = sorted(self.secrets - self.public, key=len, reverse=True)
+        shown = text.decode(errors="replace") if isinstance(text, bytes) else text
+        scrubbed = _scrub(shown, secret) if secret else shown
+        if scrubbed != shown:
+            at = scrubbed.find(_REDACTED)
+            excerpt = scrubbed[max(0, at - 200) : at + 200]
+            self.leaks.append({"where": where, "excerpt": excerpt})
+
+    async def walk(self, name: str, size: int, max_pages: int) -> _Walk:
+        """Every page of `name` at `size`, bounded in pages and time."""
+        walk = _Walk()
+        token: str | None = None
+        tokens: set[str] = set()
+        seen: dict[bytes, int] = {}
+        deadline = time.monotonic() + self.timeout
+        while True:
+            if walk.pages >= max_pages or time.monotonic() > deadline:
+                walk.failure = (
+                    f"no last page after {walk.pages} pages of size {size}"
+                    f" ({'page' if walk.pages >= max_pages else 'time'} limit): every page "
+                    "gave a next token"
+                )
+                walk.answers = [walk.last] if walk.last else []
+                return walk
+            page = {"token": token, "size": size}
+            answer = await self.call(name, self.envelope({}, page=page))
+            walk.pages += 1
+            walk.last = answer
+            if not answer.ok:
+                walk.failure = f"page {walk.pages} of size {size} {answer.what()}"
+                walk.answers = [answer]
+                return walk
+            for item in answer.payload or []:
+                key = _item_key(item)
+                if key in seen:
+                    walk.failure = (
+                        f"page {walk.pages} of size {size} repeats an item of page {seen[key]}"
+                    )
+                    walk.answers = [answer]
+                    return walk
+                seen[key] = walk.pages
+                walk.items.append(item)
+                walk.keys.append(key)
+            token = (answer.data.get("page") or {}).get("token")
+            if not token:
+                return walk
+            if token in tokens:
+                walk.failure = f"page {walk.pages} of size {size} gave a token already used: a loop"
+                walk.answers = [answer]
+                return walk
+            tokens.add(token)
+
+    # -- the checks --
+
+    async def envelopes(self) -> None:
+        if self.selected("envelope:info"):
+            try:
+                info = msgspec.json.decode(self.integration.info_json(), type=InfoResponse).response
+                missing = [n for n in info.capabilities if n not in info.capability_schema]
+                if sorted(info.capabilities) != sorted(self.integration.capabilities):
+                    self.record(
+                        "envelope:info", "fail", "info does not list the registered capabilities"
+                    )
+                elif missing:
+                    self.record("envelope:info", "fail", f"info has no schema for {missing[0]}")
+                else:
+                    self.record("envelope:info", "pass")
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                self.record(
+                    "envelope:info",
+                    "fail",
+                    f"info does not validate: {_describe_decode_error(exc)}",
+                )
+        requests = self.fixture.get("requests") or {}
+        for name, cap in sorted(self.integration.capabilities.items()):
+            check = f"envelope:{name}"
+            if not self.selected(check):
+                continue
+            spec = CAPABILITIES.get(name)
+            if spec is not None and spec.level == _W and not (self.write and name in requests):
+                continue  # after the identity flow, from its calls (`write_envelopes`)
+            if name in _CHECK_PROVIDER_CALLS and name not in requests:
+                self.record(
+                    check,
+                    "skipped",
+                    "it calls the OAuth provider: give a request in the fixture's `requests`",
+                )
+                continue
+            payload = requests[name] if name in requests else _minimal_payload(cap)
+            authed = "auth" in getattr(cap.request_type, "__struct_fields__", ())
+            answer = await self.call(name, self.envelope(payload, authed=authed))
+            if answer.problem is not None:
+                self.fail(check, answer.problem, answer)
+            elif answer.error_code in _CHECK_BUG_CODES:
+                self.fail(check, f"{answer.what()} (a connector bug, by its code)", answer)
+            elif name == "validate_credentials" and not answer.ok:
+                # Every other check would only see this refusal again.
+                self.fail(check, f"the fixture's credentials are refused: {answer.what()}", answer)
+            else:
+                self.record(check, "pass", None if answer.ok else answer.what())
+
+    def write_envelopes(self, answers: list[_Answer]) -> None:
+        """envelope:* of the write capabilities, from the identity flow's calls."""
+        for name in sorted(self.integration.capabilities):
+            check = f"envelope:{name}"
+            spec = CAPABILITIES.get(name)
+            if spec is None or spec.level != _W or check in self.state or not self.selected(check):
+                continue
+            mine = [a for a in answers if a.name == name]
+            bad = next((a for a in mine if a.problem is not None), None)
+            if not mine:
+                reason = (
+                    "writes run only with --write"
+                    if not self.write
+                    else "the identity flow does not call it"
+                )
+                self.record(check, "skipped", reason)
+            elif bad is not None:
+                self.fail(check, bad.problem or "", bad)
+            else:
+                self.record(check, "pass", f"from the identity flow's {len(mine)} call(s)")
+
+    async def pagination(self) -> None:
+        for name in self.listing():
+            check = f"pagination:{name}"
+            if self.blocked(check, not_failed=[f"envelope:{name}"]):
+                pages_seen = False
+            else:
+                pages_seen = await self.paginate(check, name)
+            token_check = f"page_token:{name}"
+            if self.blocked(token_check, not_failed=[f"envelope:{name}", check]):
+                continue
+            if not pages_seen and check in self.state:
+                self.record(
+                    token_check, "skipped", "it never gave a next page, so it reads no token"
+                )
+                continue
+            page = {"token": _CHECK_GARBAGE_TOKEN, "size": _CHECK_PAGE_SIZES[-1]}
+            answer = await self.call(name, self.envelope({}, page=page))
+            if answer.error_code is ErrorCode.INVALID_PAGE_TOKEN and answer.problem is None:
+                self.record(token_check, "pass")
+            else:
+                self.fail(
+                    token_check,
+                    f"a garbage page token {answer.what()}, not invalid_page_token",
+                    answer,
+                )
+
+    async def paginate(self, check: str, name: str) -> bool:
+        """Runs pagination:<name>; True when a walk had more than one page."""
+        whole = await self.walk(name, _CHECK_BIG_PAGE, self.max_pages)
+        if whole.failure is not None:
+            self.fail(check, whole.failure, *whole.answers)
+            return whole.pages > 1
+        paged = whole.pages > 1
+        reference = set(whole.keys)
+        partial = False
+        for size in _CHECK_PAGE_SIZES:
+            limit = min(len(whole.items) + 3, self.max_pages)
+            walk = await self.walk(name, size, limit)
+            paged = paged or walk.pages > 1
+            cut = walk.failure is not None and walk.pages >= limit and limit == self.max_pages
+            if walk.failure is not None and not cut:
+                self.fail(check, walk.failure, *walk.answers)
+                return paged
+            got = set(walk.keys)
+            missing = [] if cut else [k for k in whole.keys if k not in got]
+            extra = [k for k in walk.keys if k not in reference]
+            if missing or extra:
+                facts: dict[str, Any] = {}
+                if missing:
+                    facts["missing"] = [msgspec.json.decode(k) for k in missing[:3]]
+                if extra:
+                    facts["extra"] = [msgspec.json.decode(k) for k in extra[:3]]
+                message = (
+                    f"walked with size {size}: {len(missing)} item(s) of the size "
+                    f"{_CHECK_BIG_PAGE} walk missing, {len(extra)} not in it"
+                )
+                self.record(check, "fail", message, [facts])
+                return paged
+            partial = partial or cut
+        message = (
+            f"{len(whole.items)} item(s); sizes {', '.join(map(str, _CHECK_PAGE_SIZES))} agree"
+        )
+        if partial:
+            message += f" (small sizes walked up to {self.max_pages} pages)"
+        self.record(check, "pass", message)
+        return paged
+
+    async def find_account(
+        self, account_id: str | None, wanted: Mapping[str, Any]
+    ) -> tuple[Any, _Answer | None]:
+        """The account in list_accounts (by id, else email/username): (item or None, last call)."""
+        walk = await self.walk("list_accounts", _CHECK_BIG_PAGE, self.max_pages)
+        if walk.failure is not None:
+            return None, walk.last
+        names = {str(wanted.get(k)).casefold() for k in ("email", "username") if wanted.get(k)}
+        for item in walk.items:
+            if account_id is not None:
+                if item.get("integration_specific_id") == account_id:
+                    return item, walk.last
+            elif names & {
+                str(item.get(k)).casefold() for k in ("email", "username") if item.get(k)
+            }:
+                return item, walk.last
+        return None, walk.last
+
+    async def read_status(self, account_id: str) -> tuple[Any, _Answer | None]:
+        if "get_account" in self.integration.capabilities:
+            answer = await self.call("get_account", self.envelope({"account_id": account_id}))
+            return (answer.payload if answer.ok else None), answer
+        item, last = await self.find_account(account_id, {})
+        return item, last
+
+    async def identity(self) -> list[_Answer]:
+        """The write flow; returns its calls (for the write capabilities' envelope checks)."""
+        steps = [f"identity:{step}" for step in _CHECK_IDENTITY_STEPS]
+        if not self.write:
+            if any(self.selected(step) for step in steps):
+                self.record(
+                    "identity", "skipped", f"{len(steps)} steps that write: run with --write"
+                )
+            return []
+        calls: list[_Answer] = []
+
+        async def call(name: str, payload: dict[str, Any]) -> _Answer:
+            answer = await self.call(name, self.envelope(payload))
+            calls.append(answer)
+            return answer
+
+        account: dict[str, Any] = self.fixture.get("account") or {}
+        entitlement: dict[str, Any] = self.fixture.get("entitlement") or {}
+        listing = ["envelope:list_accounts", "pagination:list_accounts"]
+        associations = [
+            "envelope:find_entitlement_associations",
+            "pagination:find_entitlement_associations",
+        ]
+        account_id: str | None = None
+        try:
+            # 1. create_account
+            name = "identity:create_account"
+            if not self.blocked(name, capability="create_account", fixture_key="account"):
+                answer = await call("create_account", account)
+                if answer.ok:
+                    account_id = (answer.payload or {}).get("id")
+                    self.record(name, "pass")
+                else:
+                    self.fail(name, answer.what(), answer)
+            created = self.state.get("identity:create_account") == "pass"
+            # 2. it is listed (which also tells its id)
+            name = "identity:listed"
+            if not self.blocked(
+                name,
+                needs=["identity:create_account"],
+                not_failed=listing,
+                capability="list_accounts",
+            ):
+                item, last = await self.find_account(account_id, account)
+                if item is None:
+                    self.fail(name, "the new account is not in list_accounts", calls[0], last)
+                else:
+                    account_id = account_id or item.get("integration_specific_id")
+                    self.record(name, "pass", None)
+            if created and account_id is None:
+                self.notes.append("the new account's id is unknown: remove it by hand")
+            known = ["identity:create_account"] + ([] if account_id else ["identity:listed"])
+            # 3. get_account
+            name = "identity:get_account"
+            if not self.blocked(name, needs=known, capability="get_account"):
+                answer = await call("get_account", {"account_id": account_id})
+                if (
+                    answer.ok
+                    and (answer.payload or {}).get("integration_specific_id") == account_id
+                ):
+                    self.record(name, "pass")
+                else:
+                    self.fail(
+                        name,
+                        answer.what() if not answer.ok else "get_account answered another account",
+                        answer,
+                    )
+            # 4. assign, 5. the association is found
+            assignment = {**entitlement, "account_integration_specific_id": account_id}
+            name = "identity:assign_entitlement"
+            if not self.blocked(
+                name, needs=known, capability="assign_entitlement", fixture_key="entitlement"
+            ):
+                answer = await call("assign_entitlement", assignment)
+                if answer.ok and (answer.payload or {}).get("assigned") is not False:
+                    self.record(name, "pass")
+                else:
+                    self.fail(name, answer.what() if not answer.ok else "assigned: false", answer)
+            name = "identity:association_listed"
+            if not self.blocked(
+                name,
+                needs=["identity:assign_entitlement"],
+                not_failed=associations,
+                capability="find_entitlement_associations",
+            ):
+                found, last = await self.find_association(account_id, entitlement)
+                if found:
+                    self.record(name, "pass")
+                else:
+                    self.fail(
+                        name,
+                        "the assigned entitlement is not among find_entitlement_associations",
+                        calls[-1],
+                        last,
+                    )
+            # 6. unassign, 7. the association is gone
+            name = "identity:unassign_entitlement"
+            if not self.blocked(
+                name, needs=["identity:association_listed"], capability="unassign_entitlement"
+            ):
+                answer = await call("unassign_entitlement", assignment)
+                if answer.ok and (answer.payload or {}).get("unassigned") is not False:
+                    self.record(name, "pass")
+                else:
+                    self.fail(name, answer.what() if not answer.ok else "unassigned: false", answer)
+            name = "identity:association_gone"
+            if not self.blocked(
+                name, needs=["identity:unassign_entitlement"], not_failed=associations
+            ):
+                found, last = await self.find_association(account_id, entitlement)
+                if found:
+                    self.fail(
+                        name,
+                        "the unassigned entitlement is still among find_entitlement_associations",
+                        calls[-1],
+                        last,
+                    )
+                else:
+                    self.record(name, "pass")
+            # 8-11. deactivate and activate, each read back
+            for action, status_step, good in (
+                ("deactivate_account", "identity:deactivated_status", _CHECK_INACTIVE),
+                (
+                    "activate_account",
+                    "identity:activated_status",
+                    frozenset((AccountStatus.ACTIVE,)),
+                ),
+            ):
+                name = f"identity:{action}"
+                if not self.blocked(name, needs=known, capability=action):
+                    answer = await call(action, {"account_id": account_id})
+                    if answer.ok:
+                        self.record(name, "pass")
+                    else:
+                        self.fail(name, answer.what(), answer)
+                if not self.blocked(status_step, needs=[name], not_failed=listing):
+                    assert account_id is not None
+                    item, last = await self.read_status(account_id)
+                    status = (item or {}).get("user_status")
+                    if status in good:
+                        self.record(status_step, "pass", f"user_status {status}")
+                    else:
+                        shown = "no account" if item is None else f"user_status {status}"
+                        self.fail(status_step, f"after {action}, {shown}", calls[-1], last)
+            # 12. delete, 13. gone
+            name = "identity:delete_account"
+            if not self.blocked(name, needs=known, capability="delete_account"):
+                answer = await call("delete_account", {"account_id": account_id})
+                if answer.ok:
+                    self.record(name, "pass")
+                else:
+                    self.fail(name, answer.what(), answer)
+            name = "identity:gone"
+            if not self.blocked(
+                name,
+                needs=["identity:delete_account"],
+                not_failed=listing,
+                capability="list_accounts",
+            ):
+                assert account_id is not None
+                item, last = await self.find_account(account_id, {})
+                gone_answer: _Answer | None = None
+                if item is None and "get_account" in self.integration.capabilities:
+                    gone_answer = await call("get_account", {"account_id": account_id})
+                if item is not None:
+                    self.fail(name, "the deleted account is still in list_accounts", last)
+                elif gone_answer is not None and gone_answer.error_code is not ErrorCode.NOT_FOUND:
+                    self.fail(
+                        name,
+                        f"get_account of the deleted account {gone_answer.what()}, not not_found",
+                        gone_answer,
+                    )
+                else:
+                    self.record(name, "pass")
+        finally:
+            assignment = {**entitlement, "account_integration_specific_id": account_id}
+            await self.undo(call, account_id, assignment if account_id else None)
+        return calls
+
+    async def find_association(
+        self, account_id: str | None, entitlement: Mapping[str, Any]
+    ) -> tuple[bool, _Answer | None]:
+        walk = await self.walk("find_entitlement_associations", _CHECK_BIG_PAGE, self.max_pages)
+        wanted_id = entitlement.get("entitlement_integration_specific_id")
+        resource = entitlement.get("resource_integration_specific_id")
+        for item in walk.items:
+            if (
+                item.get("account_id") == account_id
+                and item.get("integration_specific_entitlement_id") == wanted_id
+                and (resource is None or item.get("integration_specific_resource_id") == resource)
+            ):
+                return True, walk.last
+        return False, walk.last
+
+    async def undo(
+        self,
+        call: Callable[[str, dict[str, Any]], Awaitable[_Answer]],
+        account_id: str | None,
+        assignment: dict[str, Any] | None,
+    ) -> None:
+        """Undoes what the flow did and did not undo itself; notes the outcome."""
+        state = self.state.get
+        if (
+            assignment is not None
+            and state("identity:assign_entitlement") == "pass"
+            and state("identity:unassign_entitlement") != "pass"
+            and state("identity:delete_account") != "pass"
+        ):
+            answer = await call("unassign_entitlement", assignment)
+            self.notes.append(f"undo: unassign_entitlement {answer.what()}")
+        if (
+            account_id is not None
+            and state("identity:create_account") == "pass"
+            and state("identity:delete_account") != "pass"
+        ):
+            answer = await call("delete_account", {"account_id": account_id})
+            self.notes.append(f"undo: delete_account {answer.what()}")
+
+    def credential_target(self) -> str | None:
+        for name in ("validate_credentials", "list_accounts"):
+            if name in self.integration.capabilities:
+                return name
+        return None
+
+    async def errors(self) -> None:
+        target = self.credential_target()
+        leaves = _credential_leaves(self.fixture)
+        if not leaves and not self.blocked(
+            "errors:bad_credentials", capability=target or "validate_credentials"
+        ):
+            self.record("errors:bad_credentials", "skipped", "the fixture's auth has no secret")
+        for label, keys in leaves:
+            check = f"errors:bad_credentials:{label}"
+            if target is None or self.blocked(check, capability=target):
+                continue
+            original = self.fixture
+            for parent in keys:
+                original = original[parent]
+            wrong = _with_leaf(self.fixture, keys, _altered(str(original)))
+            body = {
+                "request": {},
+                **{
+                    k: wrong[k]
+                    for k in ("auth", "credentials", "settings")
+                    if wrong.get(k) is not None
+                },
+            }
+            answer = await self.call(target, body)
+            error = (answer.data or {}).get("error") if isinstance(answer.data, dict) else None
+            refreshable = ((error or {}).get("error_metadata") or {}).get("refreshable")
+            if answer.problem is not None:
+                self.fail(check, answer.problem, answer)
+            elif answer.error_code not in _CHECK_AUTH_CODES:
+                self.fail(
+                    check,
+                    f"{target} with `{label}` altered {answer.what()}; expected unauthorized, "
+                    "authentication_expired or creds_revoked",
+                    answer,
+                )
+            elif refreshable is not True:
+                self.fail(
+                    check,
+                    f"{answer.code} is not refreshable: the platform would not ask for new "
+                    "credentials",
+                    answer,
+                )
+            else:
+                self.record(check, "pass", f"{answer.code}")
+        check = "errors:malformed_request"
+        if target is None or self.blocked(check, capability=target):
+            if target is None and self.selected(check):
+                self.record(
+                    check, "skipped", "neither validate_credentials nor list_accounts is registered"
+                )
+            return
+        bodies: list[dict[str, Any] | bytes] = [
+            {**self.envelope({}), "request": "not a request object"},
+            b'{"request": {}, "auth": ',
+        ]
+        for malformed in bodies:
+            answer = await self.call(target, malformed)
+            if answer.problem is not None or answer.error_code is not ErrorCode.BAD_REQUEST:
+                self.fail(check, f"a malformed request {answer.what()}, not bad_request", answer)
+                return
+        self.record(check, "pass")
+
+    def secrets_check(self) -> None:
+        check = "secrets:no_leak"
+        if not self.selected(check):
+            return
+        for logger, level, text in self.logs:
+            self.scan(f"a log record of {logger!r} ({level})", text)
+        if not self.scanned:
+            self.record(check, "skipped", "nothing ran to scan")
+        elif self.leaks:
+            where = self.leaks[0]["where"]
+            self.record(
+                check,
+                "fail",
+                f"a secret sent in the run appears in {where} ({len(self.leaks)} place(s))",
+                self.leaks[:5],
+            )
+        else:
+            self.record(check, "pass", f"{self.scanned} responses and log records scanned")
+
+    # -- the run --
+
+    async def run(self) -> ConformanceReport:
+        import statistics
+
+        with _CapturedLogs(self.logs):
+            await self.envelopes()
+            await self.pagination()
+            self.write_envelopes(await self.identity())
+            await self.errors()
+        self.secrets_check()
+        forms = sorted(self.secrets | self.public, key=len, reverse=True)
+        order = {name: n for n, name in enumerate(self.planned())}
+        checks = [
+            CheckResult(
+                name=r.name,
+                status=r.status,
+                message=None if r.message is None else _scrub(r.message, forms),
+                evidence=[_scrub_json(item, forms) for item in r.evidence],
+            )
+            for r in sorted(self.results, key=lambda r: order.get(r.name, len(order)))
+        ]
+        calls = {
+            name: CallStats(
+                calls=len(times),
+                median_ms=round(statistics.median(times) * 1000, 3),
+                max_ms=round(max(times) * 1000, 3),
+            )
+            for name, times in self.timings.items()
+        }
+        return ConformanceReport(
+            app_id=self.integration.app_id,
+            version=self.integration.version,
+            api_version=self.integration.api_version,
+            write=self.write,
+            checks=checks,
+            calls=calls,
+            notes=[_scrub(note, forms) for note in self.notes],
+        )
+
+
+def _error_problem(out: bytes, integration: Integration) -> str | None:
+    """What makes `out` no well-formed error envelope of `integration`, or None."""
+    try:
+        envelope = msgspec.json.decode(out, type=ErrorResponse)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return f"the error envelope does not validate: {_describe_decode_error(exc)}"
+    error = envelope.error
+    code = error.error_code
+    if envelope.is_error is not True:
+        return "the error envelope's is_error is not true"
+    if integration.api_version == "3.5":
+        if code in _V35_CODES:
+            return f"error_code {code} is not in API 3.5"
+    elif code not in CANONICAL_CODES:
+        return f"error_code {code} is not a canonical API 4.x code"
+    metadata = error.error_metadata
+    expected = error_metadata(code)
+    if metadata is None:
+        return "the error has no error_metadata"
+    if (metadata.fault, metadata.category) != (expected.fault, expected.category):
+        return (
+            f"error_metadata of {code} says {metadata.fault}/{metadata.category}, "
+            f"not {expected.fault}/{expected.category}"
+        )
+    if error.app_id != integration.app_id:
+        return f"error app_id {error.app_id!r} is not {integration.app_id!r}"
+    if not error.message:
+        return "the error has an empty message"
+    return None
+
+
+class _CapturedLogs:
+    """Collects every log record (root and below, DEBUG up) as text while active.
+
+    The root logger is lowered to DEBUG for the run; a filter keeps its other
+    handlers at what they saw before.
+    """
+
+    def __init__(self, into: list[tuple[str, str, str]]) -> None:
+        import logging
+
+        self.into = into
+        self.root = logging.getLogger()
+        self.level = self.root.level
+        self.formatter = logging.Formatter("%(message)s")
+
+        keep = self
+
+        class _Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                try:
+                    text = keep.formatter.format(record)
+                except Exception:
+                    text = str(record.msg)
+                keep.into.append((record.name, record.levelname, text))
+
+        self.handler = _Keep(logging.DEBUG)
+        self.others = list(self.root.handlers)
+
+    def _gate(self, record: "logging.LogRecord") -> bool:
+        return record.levelno >= self.level
+
+    def __enter__(self) -> None:
+        import logging
+
+        for handler in self.others:
+            handler.addFilter(self._gate)
+        self.root.addHandler(self.handler)
+        self.root.setLevel(logging.DEBUG)
+
+    def __exit__(self, *exc: object) -> None:
+        self.root.removeHandler(self.handler)
+        self.root.setLevel(self.level)
+        for handler in self.others:
+            handler.removeFilter(self._gate)
+
+
+async def check_conformance(
+    integration: Integration,
+    fixture: Mapping[str, Any] | str,
+    *,
+    write: bool = False,
+    only: Sequence[str] | None = None,
+    max_pages: int = 100,
+    timeout: float = 30.0,
+) -> ConformanceReport:
+    """Runs the conformance checks against whatever upstream the fixture's settings reach.
+
+    report = await check_conformance(integration, "fixture.json", write=True)
+
+    The fixture (a dict, or the path of a JSON file) holds what a platform would send:
+
+        {"auth": {"basic": {"username": "admin", "password": "..."}},   # or
+         "credentials": [{"id": "scim", "token": {"token": "..."}}],
+         "settings": {"tenant": "acme"},
+         "account": {"email": "conformance@example.com", "entitlements": []},
+         "entitlement": {"resource_integration_specific_id": "workspace",
+                         "resource_type": "workspace", "entitlement_type": "group",
+                         "entitlement_integration_specific_id": "admins"},
+         "requests": {"get_account": {"account_id": "u1"}}}
+
+    `account` is a create_account payload and `entitlement` an assign_entitlement
+    payload without the account id; both are used only with `write=True`, which
+    creates that account, assigns, unassigns and deletes it. `requests` (optional)
+    replaces the minimal request the envelope check builds for a capability.
+    `only` names groups (envelope, pagination, page_token, identity, errors,
+    secrets), capabilities or checks. Each walk and each call is bounded by
+    `timeout` seconds, a walk by `max_pages`. Raises ValueError for a fixture or
+    `only` it cannot use, naming the file and never quoting it.
+    """
+    data = _load_fixture(fixture)
+    run = _Run(integration, data, write=write, only=only, max_pages=max_pages, timeout=timeout)
+    return await run.run()
+
+
+def run_conformance(
+    integration: Integration,
+    fixture: Mapping[str, Any] | str,
+    *,
+    write: bool = False,
+    only: Sequence[str] | None = None,
+    max_pages: int = 100,
+    timeout: float = 30.0,
+) -> ConformanceReport:
+    """`check_conformance` from synchronous code (not inside a running event loop).
+
+    print(run_conformance(integration, "fixture.json").as_text())
+    """
+    import asyncio
+
+    return asyncio.run(
+        check_conformance(
+            integration, fixture, write=write, only=only, max_pages=max_pages, timeout=timeout
+        )
+    )
+
+
+def assert_conformant(
+    integration: Integration,
+    fixture: Mapping[str, Any] | str,
+    *,
+    write: bool = False,
+    only: Sequence[str] | None = None,
+) -> ConformanceReport:
+    """For pytest: raises AssertionError with the text report when a check fails.
+
+    def test_conformance() -> None:
+        connector.assert_conformant(integration, {"auth": {...}, "settings": {...}})
+    """
+    report = run_conformance(integration, fixture, write=write, only=only)
+    if not report.ok:
+        raise AssertionError("\n" + report.as_text())
+    return report
+
+
 # ---- CLI ----------------------------------------------------------------------------
 # A thin argparse shell over the library. Exit codes: 0 success, 1 an error
 # envelope was printed, 2 a usage error (argparse's own `error()`).
@@ -6372,6 +7637,51 @@ def _add_body_options(sub: "argparse.ArgumentParser") -> None:
     )
 
 
+def _add_check_options(sub: "argparse.ArgumentParser") -> None:
+    sub.add_argument(
+        "--json-file",
+        metavar="FIXTURE",
+        required=True,
+        help="JSON file: auth or credentials, settings; for --write an account and an entitlement",
+    )
+    sub.add_argument(
+        "--write",
+        action="store_true",
+        help="also create, change and delete an account (the fixture's) to check the writes",
+    )
+    sub.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="run only these groups (envelope, pagination, page_token, identity, errors, "
+        "secrets), capabilities or checks",
+    )
+    sub.add_argument(
+        "--format", choices=("text", "json"), default="text", help="report format (default text)"
+    )
+
+
+def _check(
+    parser: "argparse.ArgumentParser", integration: "Integration", args: "argparse.Namespace"
+) -> int:
+    """Runs the conformance checks; exit 0 when every check that ran passed, else 1."""
+    import asyncio
+
+    try:
+        fixture = _load_fixture(args.json_file)
+        run = _Run(
+            integration, fixture, write=args.write, only=args.only, max_pages=100, timeout=30.0
+        )
+    except _FixtureError as exc:
+        parser.error(str(exc))
+    report = asyncio.run(run.run())
+    text = report.as_json() + "\n" if args.format == "json" else report.as_text()
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0 if report.ok else 1
+
+
 def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
     sub.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sub.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one")
@@ -6409,7 +7719,7 @@ def _formatter() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m connector`: scaffold, serve, info and call any connector."""
+    """`python -m connector`: scaffold, serve, info, call and check any connector."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -6443,6 +7753,12 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve_options(sub)
 
     sub = commands.add_parser(
+        "check", formatter_class=fmt, help="run the conformance checks against a connector"
+    )
+    sub.add_argument("target", metavar="TARGET", help=target_help)
+    _add_check_options(sub)
+
+    sub = commands.add_parser(
         "scaffold", formatter_class=fmt, help="create a new connector project"
     )
     sub.add_argument("name", metavar="NAME", help="connector name, e.g. foo-bar")
@@ -6473,6 +7789,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "call":
             return _call(parser, integration, args.capability, args)
+        if args.command == "check":
+            return _check(parser, integration, args)
         return _serve(parser, integration, args)
     except BrokenPipeError:
         _silence_stdout()
@@ -6480,7 +7798,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoReturn:
-    """A connector's own CLI: `info`, one sub-command per capability, `serve`.
+    """A connector's own CLI: `info`, one sub-command per capability, `serve`, `check`.
 
     if __name__ == "__main__":
         connector.run(integration)
@@ -6508,6 +7826,12 @@ def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoR
         _add_body_options(sub)
     sub = commands.add_parser("serve", formatter_class=fmt, help="serve the connector over HTTP")
     _add_serve_options(sub)
+    if "check" not in integration.capabilities:  # a custom capability may take the name
+        sub = commands.add_parser(
+            "check", formatter_class=fmt, help="run the conformance checks against it"
+        )
+        sub.set_defaults(capability=None)
+        _add_check_options(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -6516,6 +7840,8 @@ def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoR
             code = 0
         elif args.command == "serve":
             code = _serve(parser, integration, args)
+        elif args.command == "check" and args.capability is None:
+            code = _check(parser, integration, args)
         else:
             code = _call(parser, integration, args.capability, args)
     except BrokenPipeError:
