@@ -3960,8 +3960,10 @@ def execution_summary(
 # Loop guard. Within one call every upstream position is remembered, so
 # A -> B -> A stops at the second A. Across calls the token carries Brent's
 # cycle detector instead of a growing list: the number of upstream pages walked
-# and a hash of the position reached at the last power-of-two page; a loop of
-# any length comes back to that mark within twice its length. The per-call
+# and a hash of the position reached at the last power-of-two page. Once a mark
+# sits inside the loop with a gap to the next power of two of at least the loop's
+# length, the loop comes back to it: within 2 * max(tail, length) + length
+# pages, for ~12 characters of token. The per-call
 # request cap (`max_pages`) bounds the work of one platform call: reached with
 # items in hand, the platform gets a shorter page and a token; reached without
 # one, the upstream is serving empty pages without end, which is an error.
@@ -4180,7 +4182,7 @@ def _link_next(values: Sequence[str], base: str) -> str | None:
 
     # link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param ), comma-separated;
     # rel may hold several space-separated relation types, compared case-insensitively.
-    link = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,"]+(?:=\s*(?:"[^"]*"|[^;,]*))?)*)')
+    link = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,"=\s]+\s*(?:=\s*(?:"[^"]*"|[^;,]*))?)*)')
     param = re.compile(r'\s*;\s*([^;,=\s]+)\s*(?:=\s*("[^"]*"|[^;,]*))?')
     for value in values:
         for match in link.finditer(value):
