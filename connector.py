@@ -38,11 +38,20 @@ Licence: MIT.
 
 import contextvars
 import enum
+import functools
 import math
 import sys
 import time
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeAlias, TypeVar, overload
 
 import msgspec
@@ -50,26 +59,72 @@ import msgspec
 __version__: Final = "0.1.0"
 
 __all__ = (
+    "CANONICAL_CODES",
+    "CAPABILITIES",
+    "AccessGraphEntitlement",
+    "AccessGraphEntitlementAssignment",
+    "AccessGraphEntitlementIdentifier",
+    "AccessGraphEntitlementRule",
+    "AccessGraphEntitlementType",
+    "AccessGraphImpliedAccess",
+    "AccessGraphImpliedAccessRule",
+    "AccessGraphResource",
+    "AccessGraphResourceRelationship",
     "AccountStatus",
     "AccountType",
     "ActivateAccount",
     "ActivateAccountRequest",
     "ActivateAccountResponse",
     "ActivatedAccount",
+    "ActivityEventType",
+    "ActivityRecord",
+    "ActivityRecordActor",
+    "ActivityRecordEntitlement",
+    "ActivityRecordTarget",
+    "ActivityType",
+    "Amount",
     "AppCategory",
+    "AppInfo",
+    "AppInfoRequest",
+    "AppInfoRequestPayload",
+    "AppInfoResponse",
+    "Application",
+    "ApplicationAccount",
+    "ApplicationActivityRecord",
+    "ApplicationEntitlementAssociation",
+    "ApplicationEntitlementData",
+    "ApplicationResourceData",
+    "ApplicationStatus",
+    "ArbitraryRequestMethod",
+    "ArbitraryResponse",
+    "AssignApplication",
+    "AssignApplicationEntitlement",
+    "AssignApplicationEntitlementRequest",
+    "AssignApplicationEntitlementResponse",
+    "AssignApplicationRequest",
+    "AssignApplicationResponse",
     "AssignEntitlement",
     "AssignEntitlementRequest",
     "AssignEntitlementResponse",
+    "AssignedApplication",
+    "AssignedApplicationEntitlement",
     "AssignedEntitlement",
+    "AssignmentMode",
     "AuthCredential",
+    "AuthedRequestEnvelope",
+    "AuthenticationError",
+    "AuthorizationError",
     "AuthorizationUrl",
     "BasicCredential",
     "CallStats",
     "Capability",
     "CapabilityName",
     "CapabilitySchema",
+    "CapabilitySpec",
     "CheckResult",
+    "CheckStatus",
     "ClientAuthenticationMethod",
+    "ConflictError",
     "ConformanceReport",
     "ConnectError",
     "ConnectTimeout",
@@ -80,9 +135,19 @@ __all__ = (
     "CreateAccountRequest",
     "CreateAccountResponse",
     "CreatedAccount",
+    "CreatedEffect",
+    "Credential",
+    "CredentialConfig",
+    "CredentialLastActivity",
+    "CredentialStatus",
+    "CustomAttribute",
     "CustomAttributeCustomizedType",
+    "CustomAttributeParameter",
     "CustomAttributeSchema",
     "CustomAttributeType",
+    "CustomRequest",
+    "CustomResponse",
+    "DataRecency",
     "DeactivateAccount",
     "DeactivateAccountRequest",
     "DeactivateAccountResponse",
@@ -91,26 +156,77 @@ __all__ = (
     "DeleteAccountRequest",
     "DeleteAccountResponse",
     "DeletedAccount",
+    "DeletedEffect",
     "DescriptionData",
+    "DowngradeLicense",
+    "DowngradeLicenseRequest",
+    "DowngradeLicenseResponse",
+    "DowngradedLicense",
+    "Effect",
+    "EmptyCredential",
+    "EntitlementGraph",
+    "EntitlementRequirement",
     "EntitlementType",
     "Error",
+    "ErrorCategory",
     "ErrorCode",
+    "ErrorFault",
+    "ErrorMetadata",
     "ErrorResponse",
     "ExceptionHandler",
+    "ExecutionSummary",
+    "Expense",
+    "ExpenseApprovalStatus",
+    "ExpenseFilters",
+    "ExpensePaymentStatus",
+    "ExpenseType",
+    "FindEntitlementAssignments",
+    "FindEntitlementAssignmentsRequest",
+    "FindEntitlementAssignmentsResponse",
     "FindEntitlementAssociations",
     "FindEntitlementAssociationsRequest",
     "FindEntitlementAssociationsResponse",
+    "FindEntitlementGraph",
+    "FindEntitlementGraphRequest",
+    "FindEntitlementGraphResponse",
+    "FindResourceGraph",
+    "FindResourceGraphRequest",
+    "FindResourceGraphResponse",
     "FormData",
     "FoundAccountData",
     "FoundEntitlementAssociation",
     "FoundEntitlementData",
     "FoundResourceData",
+    "FulfillArbitraryEndpoint",
+    "FulfillArbitraryEndpointRequest",
+    "FulfillArbitraryEndpointResponse",
+    "GetAccount",
+    "GetAccountEntitlementAssociations",
+    "GetAccountEntitlementAssociationsRequest",
+    "GetAccountEntitlementAssociationsResponse",
+    "GetAccountRequest",
+    "GetAccountResponse",
+    "GetApplication",
+    "GetApplicationAccount",
+    "GetApplicationAccountRequest",
+    "GetApplicationAccountResponse",
+    "GetApplicationRequest",
+    "GetApplicationResponse",
     "GetAuthorizationUrl",
     "GetAuthorizationUrlRequest",
     "GetAuthorizationUrlResponse",
+    "GetCredentialLastActivity",
+    "GetCredentialLastActivityRequest",
+    "GetCredentialLastActivityResponse",
+    "GetDataRecency",
+    "GetDataRecencyRequest",
+    "GetDataRecencyResponse",
     "GetLastActivity",
     "GetLastActivityRequest",
     "GetLastActivityResponse",
+    "GetNonHumanAccountLastActivity",
+    "GetNonHumanAccountLastActivityRequest",
+    "GetNonHumanAccountLastActivityResponse",
     "HTTPClient",
     "HTTPHandler",
     "HTTPStatusError",
@@ -120,27 +236,78 @@ __all__ = (
     "HandleClientCredentials",
     "HandleClientCredentialsRequest",
     "HandleClientCredentialsResponse",
+    "HandlerEntry",
     "Headers",
     "Info",
     "InfoResponse",
     "Integration",
+    "InternalError",
+    "InvalidPageTokenError",
     "InvalidRequest",
+    "InvalidValueError",
+    "JWTClaims",
+    "JWTCredential",
+    "JWTHeaders",
+    "KeyGenType",
+    "KeyPairCredential",
     "LastActivityData",
     "ListAccounts",
     "ListAccountsRequest",
     "ListAccountsResponse",
+    "ListActivityRecords",
+    "ListActivityRecordsRequest",
+    "ListActivityRecordsResponse",
+    "ListApplications",
+    "ListApplicationsAccounts",
+    "ListApplicationsAccountsRequest",
+    "ListApplicationsAccountsResponse",
+    "ListApplicationsActivityRecords",
+    "ListApplicationsActivityRecordsRequest",
+    "ListApplicationsActivityRecordsResponse",
+    "ListApplicationsEntitlementAssociations",
+    "ListApplicationsEntitlementAssociationsRequest",
+    "ListApplicationsEntitlementAssociationsResponse",
+    "ListApplicationsEntitlements",
+    "ListApplicationsEntitlementsRequest",
+    "ListApplicationsEntitlementsResponse",
+    "ListApplicationsRequest",
+    "ListApplicationsResources",
+    "ListApplicationsResourcesRequest",
+    "ListApplicationsResourcesResponse",
+    "ListApplicationsResponse",
+    "ListCredentials",
+    "ListCredentialsRequest",
+    "ListCredentialsResponse",
     "ListCustomAttributesSchema",
     "ListCustomAttributesSchemaRequest",
     "ListCustomAttributesSchemaResponse",
     "ListEntitlements",
     "ListEntitlementsRequest",
     "ListEntitlementsResponse",
+    "ListExpenses",
+    "ListExpensesRequest",
+    "ListExpensesResponse",
+    "ListNonHumanAccounts",
+    "ListNonHumanAccountsRequest",
+    "ListNonHumanAccountsResponse",
     "ListResources",
     "ListResourcesRequest",
     "ListResourcesResponse",
+    "ListUpdatedAccounts",
+    "ListUpdatedAccountsRequest",
+    "ListUpdatedAccountsResponse",
     "MockRoute",
     "MockTransport",
+    "NonHumanAccount",
+    "NonHumanAccountLastActivity",
+    "NoopEffect",
+    "NoopEffectReason",
+    "NormalizedExpenseApprovalStatus",
+    "NormalizedExpensePaymentStatus",
+    "NotFoundError",
+    "OAuth1Credential",
     "OAuthCapabilities",
+    "OAuthClientCredential",
     "OAuthCredential",
     "OAuthError",
     "OAuthFlowType",
@@ -148,39 +315,122 @@ __all__ = (
     "OAuthSettings",
     "OauthCredentials",
     "Page",
+    "PageToken",
+    "Pages",
+    "Position",
+    "ProbeCapabilityConfigStatus",
+    "ProbeCapabilityType",
+    "ProbeCheck",
+    "ProbeCheckName",
+    "ProbeCheckSource",
+    "ProbeCheckStatus",
+    "ProbeConfigFinding",
+    "ProbeConfigFindingSeverity",
+    "ProbeCoverageStatus",
+    "ProbeCustomAttributeResult",
+    "ProbeEntitlementTypeResult",
+    "ProbeIntegration",
+    "ProbeIntegrationRequest",
+    "ProbeIntegrationResponse",
+    "ProbeResults",
+    "ProbeSample",
+    "ProbeSampleAccount",
+    "ProbeSampleAssociation",
+    "ProbeSampleCapabilityConfig",
+    "ProbeSampleCustomAttribute",
+    "ProbeSampleEntitlement",
+    "ProbeStatus",
+    "RateLimitError",
+    "RateLimitMode",
     "RateLimitPolicy",
+    "RateLimitRequestInfo",
+    "RateLimitResponseInfo",
+    "RateLimitStateSnapshot",
+    "RateLimitStateSnapshotSource",
+    "Reference",
+    "ReferenceType",
     "RefreshAccessToken",
     "RefreshAccessTokenRequest",
     "RefreshAccessTokenResponse",
     "RegistrationError",
+    "ReleaseResources",
+    "ReleaseResourcesRequest",
+    "ReleaseResourcesResponse",
+    "ReleaseResourcesStatus",
     "Request",
     "RequestDataType",
+    "RequestEnvelope",
     "RequestMethod",
     "RequestTimeout",
+    "ResourceGraph",
     "ResourceType",
     "Response",
+    "ResponseEnvelope",
+    "Secret",
+    "SecretStr",
+    "ServiceAccountCredential",
+    "ServiceAccountType",
+    "SignOnMode",
+    "SpendUser",
+    "TimeRange",
     "TokenCredential",
     "TokenType",
+    "TransferData",
+    "TransferDataRequest",
+    "TransferDataResponse",
+    "TransferDataStatus",
     "TransportError",
+    "UnassignApplication",
+    "UnassignApplicationEntitlement",
+    "UnassignApplicationEntitlementRequest",
+    "UnassignApplicationEntitlementResponse",
+    "UnassignApplicationRequest",
+    "UnassignApplicationResponse",
     "UnassignEntitlement",
     "UnassignEntitlementRequest",
     "UnassignEntitlementResponse",
+    "UnassignedApplication",
+    "UnassignedApplicationEntitlement",
     "UnassignedEntitlement",
+    "UpdateAccount",
+    "UpdateAccountRequest",
+    "UpdateAccountResponse",
+    "UpdatedAccounts",
+    "UpdatedEffect",
+    "UpstreamError",
+    "UpstreamPage",
+    "ValidateCredentialConfig",
+    "ValidateCredentialConfigRequest",
+    "ValidateCredentialConfigResponse",
     "ValidateCredentials",
     "ValidateCredentialsRequest",
     "ValidateCredentialsResponse",
+    "ValidatedCredentialConfig",
     "ValidatedCredentials",
+    "Vendor",
     "assert_conformant",
+    "canonical_code",
     "check_conformance",
+    "classify",
     "error_envelope",
+    "error_metadata",
+    "execution_summary",
     "get_basic_auth",
+    "get_credential",
+    "get_jwt_auth",
+    "get_key_pair_auth",
     "get_oauth",
+    "get_oauth1_auth",
+    "get_oauth_client_credentials",
     "get_page",
+    "get_service_account_auth",
     "get_settings",
     "get_token_auth",
     "main",
+    "request_fingerprint",
     "run",
     "run_conformance",
+    "wire_code",
 )
 
 if typing.TYPE_CHECKING:
@@ -4144,6 +4394,641 @@ def execution_summary(
     )
 
 
+# ---- Pagination -------------------------------------------------------------
+# Two halves, for the two sides of a list capability.
+#
+# `PageToken` turns a position (any msgspec value: a struct, or a tuple of them
+# for a nested walk) into the opaque `page.token` the platform sends back, and
+# back again:
+#
+#     token = base64url(version | msgpack(value) | tag), no padding
+#     tag   = HMAC-SHA256(key, version | capability | 0 | msgpack(value))[:12]
+#
+# Without a key, the key is a constant of this file: the tag is then a checksum
+# keyed by the capability, which catches a garbage, truncated or edited token
+# and one issued by another capability, but anyone who reads this file can mint
+# one. With a key (from settings or an environment variable) nobody without it
+# can forge an offset. Every failure is `InvalidPageTokenError`.
+#
+# `Pages` is one upstream collection, paged the upstream's way (offset/limit,
+# page number, a cursor in the body, Link headers, SCIM). `pages.fill(request)`
+# fetches upstream pages until the platform's `page.size` is filled. Its token
+# says where the platform page stopped inside the upstream's: the upstream
+# position of that upstream page plus how many of its items were returned
+# already, so the next call fetches that page again and skips them. A nested
+# walk (groups -> each group's members) keeps a stack of two such positions.
+#
+# Loop guard. Within one call every upstream position is remembered, so
+# A -> B -> A stops at the second A. Across calls the token carries Brent's
+# cycle detector instead of a growing list: the number of upstream pages walked
+# and a hash of the position reached at the last power-of-two page. Once a mark
+# sits inside the loop with a gap to the next power of two of at least the loop's
+# length, the loop comes back to it: within 2 * max(tail, length) + length
+# pages, for ~12 characters of token. The per-call
+# request cap (`max_pages`) bounds the work of one platform call: reached with
+# items in hand, the platform gets a shorter page and a token; reached without
+# one, the upstream is serving empty pages without end, which is an error.
+
+_PAGE_TOKEN_VERSION: Final = 1
+_PAGE_TOKEN_TAG_BYTES: Final = 12
+_PAGE_TOKEN_MAX_CHARS: Final = 4096
+_PAGE_TOKEN_PUBLIC_KEY: Final = b"connector.py page token"
+_BASE64URL: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_MSGPACK_ENCODER: Final = msgspec.msgpack.Encoder()
+
+Position: TypeAlias = str | int | None
+"""An upstream page's position: an offset, a page number, a cursor, a URL path (None: the first)."""
+
+
+def _b64url_decode(text: str) -> bytes | None:
+    """The bytes of canonical unpadded base64url `text`, else None (so no edit goes unseen)."""
+    import base64
+
+    if len(text) > _PAGE_TOKEN_MAX_CHARS or len(text) % 4 == 1 or not _BASE64URL.issuperset(text):
+        return None
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return raw if _b64url_encode(raw) == text else None
+
+
+def _b64url_encode(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+class PageToken(Generic[T]):
+    """Opaque, tamper-evident page tokens carrying a msgspec value of type `model`.
+
+        tokens = PageToken(Cursor, capability="list_accounts", key=os.environ.get("PAGE_KEY"))
+        page = Page(token=tokens.encode(Cursor(offset=40)), size=size)
+        cursor = tokens.decode(get_page(request).token)  # None on the first page
+
+    A stack for a nested walk is a tuple type: ``PageToken(tuple[Groups, Members | None],
+    capability=...)``. `decode` raises `InvalidPageTokenError` for a token that is
+    garbage, truncated, edited, issued for another capability or with another key,
+    or that does not decode as `model`. An empty `key` counts as none.
+    """
+
+    __slots__ = ("_decoder", "_key", "_prefix", "capability")
+
+    def __init__(self, model: type[T], *, capability: str, key: bytes | str | None = None) -> None:
+        self.capability = str(capability)
+        secret = key.encode() if isinstance(key, str) else key
+        self._key = secret or _PAGE_TOKEN_PUBLIC_KEY
+        self._prefix = bytes([_PAGE_TOKEN_VERSION]) + self.capability.encode() + b"\0"
+        self._decoder: msgspec.msgpack.Decoder[T] = msgspec.msgpack.Decoder(model)
+
+    def __repr__(self) -> str:
+        return f"PageToken(capability={self.capability!r})"  # never the key
+
+    def _tag(self, payload: bytes) -> bytes:
+        import hashlib
+        import hmac
+
+        digest = hmac.new(self._key, self._prefix + payload, hashlib.sha256).digest()
+        return digest[:_PAGE_TOKEN_TAG_BYTES]
+
+    def encode(self, value: T) -> str:
+        """The token for `value`: ``tokens.encode(Cursor(offset=40))``."""
+        payload = _MSGPACK_ENCODER.encode(value)
+        return _b64url_encode(bytes([_PAGE_TOKEN_VERSION]) + payload + self._tag(payload))
+
+    def decode(self, token: str | None) -> T | None:
+        """The value in `token`, None for no token; `InvalidPageTokenError` for a bad one."""
+        import hmac
+
+        if not token:
+            return None
+        raw = _b64url_decode(token)
+        if raw is None or len(raw) <= _PAGE_TOKEN_TAG_BYTES or raw[0] != _PAGE_TOKEN_VERSION:
+            raise self._invalid("it is not a page token of this connector")
+        payload, tag = raw[1:-_PAGE_TOKEN_TAG_BYTES], raw[-_PAGE_TOKEN_TAG_BYTES:]
+        if not hmac.compare_digest(tag, self._tag(payload)):
+            raise self._invalid("it was altered, or issued for another capability")
+        try:
+            return self._decoder.decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise self._invalid("its content is not a position of this capability") from None
+
+    def _invalid(self, why: str) -> InvalidPageTokenError:
+        return InvalidPageTokenError(f"Invalid page token for {self.capability}: {why}")
+
+
+_Count: TypeAlias = typing.Annotated[int, msgspec.Meta(ge=0)]
+
+
+class _WalkState(msgspec.Struct, array_like=True, omit_defaults=True, frozen=True):
+    """Where a walk of one collection stands: upstream page `at`, the `skip` items of it
+    already returned, that it is the walk's `n`th upstream page, Brent's `mark`."""
+
+    at: str | int | None = None
+    skip: _Count = 0
+    n: _Count = 0
+    mark: bytes = b""
+
+
+@functools.lru_cache(maxsize=64)
+def _walk_tokens(capability: str, key: bytes | str | None) -> PageToken[list[_WalkState]]:
+    return PageToken(list[_WalkState], capability=capability, key=key)
+
+
+def _position_hash(at: Position) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(_MSGPACK_ENCODER.encode(at), digest_size=8).digest()
+
+
+class UpstreamPage(typing.NamedTuple):
+    """One page as the upstream answered it: its items, and the next page's position
+    (None: this was the last). What a `Pages` fetch function returns."""
+
+    items: Sequence[Any]
+    next: Position = None
+
+
+class _Walk:
+    """One platform call: what is left of its upstream request budget."""
+
+    __slots__ = ("exhausted", "left")
+
+    def __init__(self, max_pages: int | None) -> None:
+        self.left = max_pages
+        self.exhausted = False
+
+    async def fetch(self, pages: "Pages", at: Position) -> UpstreamPage | None:
+        if self.left is not None:
+            if self.left <= 0:
+                self.exhausted = True
+                return None
+            self.left -= 1
+        return await pages.fetch(at)
+
+
+def _advance(pages: "Pages", pos: _WalkState, nxt: Position, seen: set[bytes]) -> _WalkState:
+    """The position of the next upstream page, unless the upstream is going round in circles."""
+    digest = _position_hash(nxt)
+    if digest in seen or digest == pos.mark:
+        raise UpstreamError(
+            f"Upstream pagination loops: {pages.name} led back to a page it had already "
+            f"returned (at upstream page {pos.n + 2} of the walk)",
+            retryable=False,
+        )
+    seen.add(digest)
+    n = pos.n + 1
+    return _WalkState(at=nxt, n=n, mark=digest if n & (n - 1) == 0 else pos.mark)
+
+
+async def _fill(
+    walk: _Walk, pages: "Pages", pos: _WalkState, want: int
+) -> tuple[list[Any], _WalkState | None]:
+    """Up to `want` items from `pos` on, and where to resume (None: the collection ended)."""
+    out: list[Any] = []
+    seen = {_position_hash(pos.at)}
+    while True:
+        page = await walk.fetch(pages, pos.at)
+        if page is None:
+            return out, pos
+        batch = page.items[pos.skip :]
+        room = want - len(out)
+        if len(batch) > room:
+            out.extend(batch[:room])
+            return out, msgspec.structs.replace(pos, skip=pos.skip + room)
+        out.extend(batch)
+        if page.next is None:
+            return out, None
+        pos = _advance(pages, pos, page.next, seen)
+        if len(out) == want:
+            return out, pos
+
+
+def _pluck(body: Any, path: str | None, where: str, what: str = "a list") -> Any:
+    """The value at dotted `path` of a JSON body (the body itself for None)."""
+    value = body
+    for part in path.split(".") if path else ():
+        if not isinstance(value, dict) or part not in value:
+            raise ConnectorError(
+                f"{where} answered without {what} at `{path}`", ErrorCode.INVALID_RESPONSE
+            )
+        value = value[part]
+    return value
+
+
+def _items_at(body: Any, path: str | None, where: str) -> list[Any]:
+    items = _pluck(body, path, where)
+    if not isinstance(items, list):
+        at = f"`{path}`" if path else "the top level"
+        raise ConnectorError(f"{where} answered without a list at {at}", ErrorCode.INVALID_RESPONSE)
+    return items
+
+
+async def _get_json(
+    client: "HTTPClient", url: str, params: "_QueryParams | None"
+) -> tuple[Any, "Response"]:
+    response = (await client.get(url, params=params)).raise_for_status()
+    return response.json(), response
+
+
+def _params(
+    params: "_QueryParams | None", *extra: "tuple[str, _QueryValue]"
+) -> "list[tuple[str, _QueryValue]]":
+    pairs = _query_pairs(params)
+    names = {name for name, _ in extra}
+    return [*(pair for pair in pairs if pair[0] not in names), *extra]
+
+
+def _link_next(values: Sequence[str], base: str) -> str | None:
+    """The absolute target of the first ``rel="next"`` link of Link header values (RFC 8288)."""
+    import re
+    import urllib.parse
+
+    # link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param ), comma-separated;
+    # rel may hold several space-separated relation types, compared case-insensitively.
+    link = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,"=\s]+\s*(?:=\s*(?:"[^"]*"|[^;,]*))?)*)')
+    param = re.compile(r'\s*;\s*([^;,=\s]+)\s*(?:=\s*("[^"]*"|[^;,]*))?')
+    for value in values:
+        for match in link.finditer(value):
+            for name, raw in param.findall(match.group(2)):
+                if name.lower() == "rel" and "next" in raw.strip().strip('"').lower().split():
+                    target: str = urllib.parse.urljoin(base, match.group(1).strip())
+                    return target
+    return None
+
+
+class Pages:
+    """One upstream collection, paged its own way; `fill` makes one platform page of it.
+
+        async with HTTPClient(base_url, bearer_token=token) as client:
+            users, page = await Pages.offset(client, "/users", items="users").fill(request)
+        return ListAccountsResponse(response=[to_account(u) for u in users], page=page)
+
+    Build one with a dialect (`offset`, `page_number`, `cursor`, `link`, `scim`,
+    `from_list`) or with your own ``fetch(position) -> UpstreamPage``. Upstream
+    errors raise as usual (`HTTPStatusError` ...); a body without the expected
+    list is `invalid_response`; a loop is `bad_gateway`. ``async for item in
+    pages`` walks the whole collection.
+    """
+
+    __slots__ = ("fetch", "name", "start")
+
+    def __init__(
+        self,
+        fetch: Callable[[Position], Awaitable[UpstreamPage]],
+        *,
+        start: Position = None,
+        name: str = "the upstream",
+    ) -> None:
+        self.fetch = fetch
+        self.start = start
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<Pages {self.name}>"
+
+    # -- dialects
+
+    @classmethod
+    def offset(
+        cls,
+        client: "HTTPClient",
+        url: str,
+        *,
+        items: str | None = "items",
+        size: int = 100,
+        offset_param: str = "offset",
+        size_param: str = "limit",
+        total: str | None = None,
+        params: "_QueryParams | None" = None,
+    ) -> "Pages":
+        """``?offset=0&limit=100``, then 100, 200 ... until an empty page (or `total`, the
+        body's field with the item count, is reached). A server that caps `limit` lower
+        is fine: the next offset counts the items actually returned.
+
+        Pages.offset(client, "/users", items="data.users", total="data.total")
+        """
+        where = f"GET {_path_of(url)}"
+
+        async def fetch(at: Position) -> UpstreamPage:
+            offset = _int_position(at, 0)
+            query = _params(params, (offset_param, offset), (size_param, size))
+            body, _ = await _get_json(client, url, query)
+            found = _items_at(body, items, where)
+            end = offset + len(found)
+            done = not found or (total is not None and end >= _int_at(body, total, where))
+            return UpstreamPage(found, None if done else end)
+
+        return cls(fetch, start=0, name=where)
+
+    @classmethod
+    def page_number(
+        cls,
+        client: "HTTPClient",
+        url: str,
+        *,
+        items: str | None = "items",
+        size: int | None = 100,
+        page_param: str = "page",
+        size_param: str = "per_page",
+        first: int = 1,
+        total_pages: str | None = None,
+        params: "_QueryParams | None" = None,
+    ) -> "Pages":
+        """``?page=1&per_page=100``, then 2, 3 ... until an empty page (or the body's
+        `total_pages` field says that was the last one).
+
+        Pages.page_number(client, "/users", items="users", total_pages="meta.pages")
+        """
+        where = f"GET {_path_of(url)}"
+
+        async def fetch(at: Position) -> UpstreamPage:
+            number = _int_position(at, first)
+            extra: list[tuple[str, _QueryValue]] = [(page_param, number)]
+            if size is not None:
+                extra.append((size_param, size))
+            body, _ = await _get_json(client, url, _params(params, *extra))
+            found = _items_at(body, items, where)
+            last = total_pages is not None and number >= _int_at(body, total_pages, where)
+            return UpstreamPage(found, None if not found or last else number + 1)
+
+        return cls(fetch, start=first, name=where)
+
+    @classmethod
+    def cursor(
+        cls,
+        client: "HTTPClient",
+        url: str,
+        *,
+        items: str | None = "items",
+        next_cursor: str | Callable[[Any], str | int | None] = "next_cursor",
+        cursor_param: str = "cursor",
+        params: "_QueryParams | None" = None,
+    ) -> "Pages":
+        """A cursor in the body: the first request without `cursor_param`, each next one
+        with the cursor found at `next_cursor` (a dotted path, or a function of the
+        body); a missing, null or empty cursor ends the walk.
+
+        Pages.cursor(client, "/users.list", items="members",
+                     next_cursor="response_metadata.next_cursor", params={"limit": 200})
+        """
+        where = f"GET {_path_of(url)}"
+
+        async def fetch(at: Position) -> UpstreamPage:
+            query = _params(params) if at is None else _params(params, (cursor_param, at))
+            body, _ = await _get_json(client, url, query)
+            found = _items_at(body, items, where)
+            if callable(next_cursor):
+                following = next_cursor(body)
+            else:
+                following = body
+                for part in next_cursor.split("."):
+                    following = following.get(part) if isinstance(following, dict) else None
+            if following is not None and not isinstance(following, (str, int)):
+                raise ConnectorError(
+                    f"{where} answered a cursor that is not a string", ErrorCode.INVALID_RESPONSE
+                )
+            return UpstreamPage(found, following if following not in (None, "") else None)
+
+        return cls(fetch, name=where)
+
+    @classmethod
+    def link(
+        cls,
+        client: "HTTPClient",
+        url: str,
+        *,
+        items: str | None = None,
+        params: "_QueryParams | None" = None,
+    ) -> "Pages":
+        """``Link: <...>; rel="next"`` headers (RFC 8288), as GitHub and Okta send them: the
+        first request is `url` with `params`, each next one the next link. The body is
+        the list (or has it at `items`). A next link to another host is refused, so a
+        token can never send the client's credentials elsewhere.
+
+        Pages.link(client, "/orgs/acme/members", params={"per_page": 100})
+        """
+        import urllib.parse
+
+        first = client.build_request("GET", url, params=params).url
+        parts = urllib.parse.urlsplit(first)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        where = f"GET {parts.path or '/'}"
+
+        async def fetch(at: Position) -> UpstreamPage:
+            if at is None:
+                body, response = await _get_json(client, url, params)
+            else:
+                if not isinstance(at, str) or not at.startswith("/"):
+                    raise InvalidPageTokenError("Invalid page token: not a link of this upstream")
+                body, response = await _get_json(client, origin + at, None)
+            found = _items_at(body, items, where)
+            base = response.request.url if response.request is not None else first
+            target = _link_next(response.headers.get_list("link"), base)
+            if target is None:
+                return UpstreamPage(found, None)
+            split = urllib.parse.urlsplit(target)
+            if f"{split.scheme}://{split.netloc}" != origin:
+                raise ConnectorError(
+                    f"{where} answered a next link to another host", ErrorCode.INVALID_RESPONSE
+                )
+            relative = urllib.parse.urlunsplit(("", "", split.path or "/", split.query, ""))
+            return UpstreamPage(found, relative)
+
+        return cls(fetch, name=where)
+
+    @classmethod
+    def scim(
+        cls,
+        client: "HTTPClient",
+        url: str,
+        *,
+        size: int = 100,
+        params: "_QueryParams | None" = None,
+    ) -> "Pages":
+        """SCIM 2.0 list responses (RFC 7644 §3.4.2.4): ``?startIndex=1&count=100``, the
+        items in `Resources`, until `totalResults` is reached or a page comes back empty.
+
+        Pages.scim(client, "/scim/v2/Users", params={"filter": 'active eq true'})
+        """
+        where = f"GET {_path_of(url)}"
+
+        async def fetch(at: Position) -> UpstreamPage:
+            start = _int_position(at, 1)
+            body, _ = await _get_json(
+                client, url, _params(params, ("startIndex", start), ("count", size))
+            )
+            total = _int_at(body, "totalResults", where)
+            # "Resources" is REQUIRED only when totalResults is non-zero (§3.4.2).
+            found = _items_at(body, "Resources", where) if "Resources" in body or total else []
+            end = start + len(found)
+            return UpstreamPage(found, None if not found or end > total else end)
+
+        return cls(fetch, start=1, name=where)
+
+    @classmethod
+    def from_list(cls, items: Sequence[Any], *, name: str = "the list") -> "Pages":
+        """Items already in memory, as one upstream page (an API that returns everything).
+
+        accounts, page = await Pages.from_list(everyone).fill(request)
+        """
+
+        async def fetch(at: Position) -> UpstreamPage:
+            return UpstreamPage(items)
+
+        return cls(fetch, name=name)
+
+    # -- platform pages
+
+    async def fill(
+        self,
+        request: Any,
+        *,
+        capability: str | None = None,
+        key: bytes | str | None = None,
+        default_size: int = 100,
+        max_pages: int | None = 100,
+    ) -> tuple[list[Any], Page | None]:
+        """One platform page: ``items, page = await pages.fill(request)``.
+
+        `request` is the capability's request (or its `Page`, then with `capability=`);
+        its `page.size` items (`default_size` without one) starting where its
+        `page.token` says, and the next `Page`, None at the end. `key` signs tokens
+        with HMAC-SHA256; `max_pages` caps the upstream requests of this one call.
+        """
+        page, size, tokens = _page_setup(request, capability, key, default_size)
+        stack = tokens.decode(page.token)
+        if stack is None:
+            stack = [_WalkState(at=self.start)]
+        elif len(stack) != 1:
+            raise tokens._invalid("it belongs to a nested walk")
+        walk = _Walk(max_pages)
+        found, resume = await _fill(walk, self, stack[0], size)
+        _check_progress(walk, found, self, max_pages)
+        return found, None if resume is None else Page(token=tokens.encode([resume]), size=size)
+
+    async def fill_nested(
+        self,
+        request: Any,
+        inner: Callable[[Any], "Pages"],
+        *,
+        capability: str | None = None,
+        key: bytes | str | None = None,
+        default_size: int = 100,
+        max_pages: int | None = 100,
+    ) -> tuple[list[tuple[Any, Any]], Page | None]:
+        """One platform page of (parent, child) pairs: each item of this collection,
+        then each item of ``inner(parent)``; a page may stop inside any parent.
+
+            pairs, page = await groups.fill_nested(request, lambda g: members_of(g["id"]))
+
+        The token holds the stack (this walk's position, the parent's); the options
+        are those of `fill`, `max_pages` counting the requests of both levels.
+        """
+        page, size, tokens = _page_setup(request, capability, key, default_size)
+        stack = tokens.decode(page.token)
+        if stack is None:
+            stack = [_WalkState(at=self.start)]
+        elif len(stack) not in (1, 2):
+            raise tokens._invalid("it is not a position of a nested walk")
+        outer, child = stack[0], (stack[1] if len(stack) == 2 else None)
+        walk = _Walk(max_pages)
+        out: list[tuple[Any, Any]] = []
+        seen = {_position_hash(outer.at)}
+        resume: list[_WalkState] | None = None
+        while resume is None:
+            upstream = await walk.fetch(self, outer.at)
+            if upstream is None:
+                resume = [outer]
+                break
+            parents = upstream.items
+            for index in range(outer.skip, len(parents)):
+                here = msgspec.structs.replace(outer, skip=index)
+                if len(out) == size or walk.exhausted:
+                    resume = [here]
+                    break
+                members = inner(parents[index])
+                start = child or _WalkState(at=members.start)
+                got, child = await _fill(walk, members, start, size - len(out))
+                out.extend((parents[index], item) for item in got)
+                if child is not None:
+                    resume = [here, child]
+                    break
+            if resume is not None:
+                break
+            child = None  # a parent that vanished since the token was issued
+            if upstream.next is None:
+                break
+            outer = _advance(self, outer, upstream.next, seen)
+            if len(out) == size:
+                resume = [outer]
+        _check_progress(walk, out, self, max_pages)
+        return out, None if resume is None else Page(token=tokens.encode(resume), size=size)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._every_item()
+
+    async def _every_item(self) -> AsyncIterator[Any]:
+        pos = _WalkState(at=self.start)
+        seen = {_position_hash(pos.at)}
+        while True:
+            page = await self.fetch(pos.at)
+            for item in page.items:
+                yield item
+            if page.next is None:
+                return
+            pos = _advance(self, pos, page.next, seen)
+
+
+def _page_setup(
+    request: Any, capability: str | None, key: bytes | str | None, default_size: int
+) -> tuple[Page, int, PageToken[list[_WalkState]]]:
+    """The request's page, its size, and the walk tokens of its capability."""
+    page = request if isinstance(request, Page) else get_page(request)
+    size = default_size if page.size is None else page.size
+    if size < 1:
+        raise ConnectorError("Page size must be at least 1", ErrorCode.BAD_REQUEST)
+    if capability is None:
+        for cls in type(request).__mro__:
+            if cls in _CAPABILITY_BY_REQUEST:
+                capability = _CAPABILITY_BY_REQUEST[cls]
+                break
+        else:
+            raise TypeError(
+                f"Cannot tell the capability of a {type(request).__name__}: pass capability="
+            )
+    return page, size, _walk_tokens(str(capability), key)
+
+
+def _check_progress(walk: _Walk, found: list[Any], pages: Pages, max_pages: int | None) -> None:
+    if walk.exhausted and not found:
+        raise UpstreamError(
+            f"Upstream pagination made no progress: {pages.name} answered {max_pages} "
+            "pages without an item; it may be looping (or raise max_pages)",
+            retryable=False,
+        )
+
+
+def _int_at(body: Any, path: str, where: str) -> int:
+    value = _pluck(body, path, where, "a count")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConnectorError(
+            f"{where} answered a `{path}` that is not an integer", ErrorCode.INVALID_RESPONSE
+        )
+    return value
+
+
+def _int_position(at: Position, first: int) -> int:
+    if at is None:
+        return first
+    if isinstance(at, bool) or not isinstance(at, int) or at < 0:
+        raise InvalidPageTokenError("Invalid page token: not a position of this upstream")
+    return at
+
+
+def _path_of(url: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.urlsplit(url).path or "/"
+
+
 # ---- Default capabilities ---------------------------------------------------
 # Every 4.x integration answers app_info and probe_integration; an author's own
 # registration of either replaces the default.
@@ -4946,12 +5831,6 @@ class MockTransport:
 
     async def aclose(self) -> None:
         return None
-
-
-def _path_of(url: str) -> str:
-    import urllib.parse
-
-    return urllib.parse.urlsplit(url).path or "/"
 
 
 # ---- Connection pools and rate limits, per integration and event loop ------
@@ -6432,7 +7311,7 @@ class _Answer:
         return {"capability": self.name, "request": request, "response": response}
 
 
-class _Walk:
+class _CheckWalk:
     __slots__ = ("answers", "failure", "items", "keys", "last", "pages")
 
     def __init__(self) -> None:
@@ -6778,9 +7657,9 @@ class _Run:
             excerpt = scrubbed[max(0, at - 200) : at + 200]
             self.leaks.append({"where": where, "excerpt": excerpt})
 
-    async def walk(self, name: str, size: int, max_pages: int) -> _Walk:
+    async def walk(self, name: str, size: int, max_pages: int) -> _CheckWalk:
         """Every page of `name` at `size`, bounded in pages and time."""
-        walk = _Walk()
+        walk = _CheckWalk()
         token: str | None = None
         tokens: set[str] = set()
         seen: dict[bytes, int] = {}

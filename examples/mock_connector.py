@@ -10,9 +10,7 @@ calls; each CLI call starts from the same seeded directory.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from typing import TypeVar
+from typing import Any
 
 import msgspec
 
@@ -62,6 +60,7 @@ from connector import (
     ListResourcesRequest,
     ListResourcesResponse,
     Page,
+    Pages,
     ResourceType,
     UnassignedEntitlement,
     UnassignEntitlementRequest,
@@ -78,7 +77,6 @@ PASSWORD = "correct-horse"
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
 WORKSPACE = "workspace"
-T = TypeVar("T")
 
 
 class MockSettings(msgspec.Struct, kw_only=True):
@@ -170,34 +168,19 @@ def _check_credentials(request: object) -> None:
         raise ConnectorError("Invalid username or password", ErrorCode.UNAUTHORIZED)
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"mock:{offset}".encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        prefix, _, offset = text.partition(":")
-        if prefix != "mock" or not offset.isdigit():
-            raise ValueError
-        return int(offset)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ConnectorError("Invalid page token", ErrorCode.INVALID_PAGE_TOKEN) from None
-
-
-def _paginate(items: list[T], page: Page) -> tuple[list[T], Page | None]:
-    """One page of items, and the next page's token when more remain."""
-    size = DEFAULT_PAGE_SIZE if page.size is None else page.size
-    if size < 1 or size > MAX_PAGE_SIZE:
+def _checked_page(request: Any) -> Page:
+    page = get_page(request)
+    if page.size is not None and not 1 <= page.size <= MAX_PAGE_SIZE:
         raise ConnectorError(
             f"Page size must be between 1 and {MAX_PAGE_SIZE}", ErrorCode.BAD_REQUEST
         )
-    offset = _decode_token(page.token) if page.token else 0
-    if offset > len(items):
-        raise ConnectorError("Invalid page token", ErrorCode.INVALID_PAGE_TOKEN)
-    chunk = items[offset : offset + size]
-    end = offset + len(chunk)
-    return chunk, (Page(token=_encode_token(end), size=size) if end < len(items) else None)
+    return page
+
+
+async def _paginate(request: Any, items: list[Any]) -> tuple[list[Any], Page | None]:
+    """One page of items, and the next page when more remain (signed, opaque tokens)."""
+    _checked_page(request)
+    return await Pages.from_list(items).fill(request, default_size=DEFAULT_PAGE_SIZE)
 
 
 def _user(directory: Directory, account_id: str) -> User:
@@ -244,7 +227,7 @@ async def list_accounts(
 ) -> ListAccountsResponse:
     _check_credentials(request)
     directory = _directory(settings)
-    users, next_page = _paginate(list(directory.users.values()), get_page(request))
+    users, next_page = await _paginate(request, list(directory.users.values()))
     wanted = request.request.custom_attributes or []
     accounts = [
         FoundAccountData(
@@ -275,7 +258,7 @@ async def list_resources(
             resource_type=WORKSPACE,
         )
     ]
-    chunk, next_page = _paginate(resources, get_page(request))
+    chunk, next_page = await _paginate(request, resources)
     return ListResourcesResponse(response=chunk, page=next_page)
 
 
@@ -295,7 +278,7 @@ async def list_entitlements(
         )
         for (kind, key), label in directory.entitlements.items()
     ]
-    chunk, next_page = _paginate(found, get_page(request))
+    chunk, next_page = await _paginate(request, found)
     return ListEntitlementsResponse(response=chunk, page=next_page)
 
 
@@ -305,16 +288,25 @@ async def find_entitlement_associations(
 ) -> FindEntitlementAssociationsResponse:
     _check_credentials(request)
     directory = _directory(settings)
+    # A nested walk, as a real upstream would need: each entitlement, then its holders.
+    holders: dict[tuple[str, str], list[str]] = {}
+    for account, kind, key in sorted(directory.memberships):
+        holders.setdefault((kind, key), []).append(account)
+    _checked_page(request)
+    pairs, next_page = await Pages.from_list(sorted(holders)).fill_nested(
+        request,
+        lambda entitlement: Pages.from_list(holders[entitlement]),
+        default_size=DEFAULT_PAGE_SIZE,
+    )
     found = [
         FoundEntitlementAssociation(
             account_id=account,
             integration_specific_entitlement_id=key,
             integration_specific_resource_id=WORKSPACE,
         )
-        for account, _kind, key in sorted(directory.memberships)
+        for (_kind, key), account in pairs
     ]
-    chunk, next_page = _paginate(found, get_page(request))
-    return FindEntitlementAssociationsResponse(response=chunk, page=next_page)
+    return FindEntitlementAssociationsResponse(response=found, page=next_page)
 
 
 @integration.capability

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import mock_connector  # examples/ is on sys.path (tests/conftest.py)
-import msgspec
 import pytest
 from mock_connector import PASSWORD, MockSettings
 
@@ -119,36 +118,38 @@ def assert_no_secret(report: ConformanceReport) -> None:
 # ---- planted bugs ----------------------------------------------------------------------
 
 
+def _accounts_page(
+    request: ListAccountsRequest, settings: MockSettings, *, repeat: bool, endless: bool
+) -> ListAccountsResponse:
+    """The example's accounts by offset (plain integer tokens), with a planted bug."""
+    mock_connector._check_credentials(request)
+    users = list(mock_connector._directory(settings).users.values())
+    page = get_page(request)
+    size = page.size or 10
+    offset = int(page.token) if page.token else 0
+    start = offset - 1 if repeat and offset else offset  # repeat: the previous page's last
+    accounts = [
+        connector.FoundAccountData(integration_specific_id=user.id, email=user.email)
+        for user in users[start : offset + size]
+    ]
+    more = endless or offset + size < len(users)
+    return ListAccountsResponse(
+        response=accounts, page=Page(token=str(offset + size), size=size) if more else None
+    )
+
+
 async def repeating_list_accounts(
     request: ListAccountsRequest, settings: MockSettings
 ) -> ListAccountsResponse:
     """Every page after the first starts with the previous page's last account."""
-    answer = await mock_connector.list_accounts(request, settings)
-    page = get_page(request)
-    if page.token:
-        offset = mock_connector._decode_token(page.token)
-        previous = msgspec.structs.replace(
-            request, page=Page(token=mock_connector._encode_token(offset - 1), size=1)
-        )
-        answer.response[:0] = (await mock_connector.list_accounts(previous, settings)).response
-    return answer
+    return _accounts_page(request, settings, repeat=True, endless=False)
 
 
 async def endless_list_accounts(
     request: ListAccountsRequest, settings: MockSettings
 ) -> ListAccountsResponse:
     """Always a next page, empty ones past the end."""
-    mock_connector._check_credentials(request)
-    users = list(mock_connector._directory(settings).users.values())
-    page = get_page(request)
-    size = page.size or 10
-    offset = mock_connector._decode_token(page.token) if page.token else 0
-    accounts = [
-        connector.FoundAccountData(integration_specific_id=user.id, email=user.email)
-        for user in users[offset : offset + size]
-    ]
-    next_page = Page(token=mock_connector._encode_token(offset + size), size=size)
-    return ListAccountsResponse(response=accounts, page=next_page)
+    return _accounts_page(request, settings, repeat=False, endless=True)
 
 
 async def forgetful_assign_entitlement(

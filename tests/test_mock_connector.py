@@ -297,14 +297,17 @@ async def test_settings_users_changes_the_count(users: int) -> None:
 async def test_list_accounts_garbage_token_is_invalid_page_token(token: str) -> None:
     error = await fail("list_accounts", page={"token": token, "size": 5})
     assert error.error_code == "invalid_page_token"
-    assert error.raised_by == "ConnectorError"
+    assert error.raised_by == "InvalidPageTokenError"
 
 
 async def test_page_tokens_are_opaque_but_reusable() -> None:
     first = await ok("list_accounts", page={"size": 5})
     assert first.page is not None and first.page.token is not None
     token = first.page.token
-    assert "5" not in token  # not the bare offset
+    assert token != "5"  # not the bare offset, and not editable into another one
+    edited = token[:-1] + ("A" if token[-1] != "A" else "B")
+    refused = await fail("list_accounts", page={"size": 5, "token": edited})
+    assert refused.error_code == "invalid_page_token"
     again = await ok("list_accounts", page={"size": 5, "token": token})
     assert again.response[0].integration_specific_id == "user-0006"
     # a token carries an offset, so a different size from there works too

@@ -400,3 +400,17 @@ def test_a_sync_capability_without_anyio_is_refused_at_registration() -> None:
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=root)
     assert "needs anyio (pip install anyio)" in proc.stdout, proc.stderr
+
+
+def test_all_names_every_public_definition() -> None:
+    """What a vendoring user may rely on is declared once, in __all__."""
+    import re
+    import types
+
+    source = Path(connector.__file__).read_text()
+    defined = {
+        name
+        for name in re.findall(r"^(?:class|def|async def) ([A-Za-z]\w*)", source, re.M)
+        if isinstance(getattr(connector, name, None), type | types.FunctionType)
+    }
+    assert defined - set(connector.__all__) == set()  # (ruff keeps it sorted: RUF022)

@@ -223,6 +223,7 @@ WIRE_TYPES = sorted(
         for name in connector.__all__
         if isinstance(getattr(connector, name), type)
         and issubclass(getattr(connector, name), connector._Wire)
+        and not getattr(getattr(connector, name), "__parameters__", ())  # generic bases
     ),
     key=lambda t: t.__name__,
 )
