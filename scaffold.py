@@ -9,7 +9,7 @@ settings model, working ``validate_credentials`` and paginated ``list_accounts``
 calling the upstream through ``connector.HTTPClient``, the other capabilities as
 commented examples; ``__main__.py`` calling ``connector.run``), ``tests/`` that
 pass out of the box against an in-process fake of the upstream, ``README.md``
-and ``.gitignore``. The templates live in this file as strings.
+and ``.gitignore``. The templates live in this file as strings, after the code.
 
 The project speaks the current API (4.x): its tests expect the bare canonical
 error codes ("unauthorized", not "foo-bar.unauthorized") with their
@@ -173,6 +173,462 @@ def names_for(name: str) -> Names:
     title = " ".join(word[0].upper() + word[1:] for word in words)
     class_name = "".join(word[0].upper() + word[1:].lower() for word in words)
     return Names(package=package, app_id=app_id, title=title, class_name=class_name)
+
+
+# ---- Rendering ------------------------------------------------------------------
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string (escapes quotes, backslashes and control characters)."""
+    out = []
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_list(items: list[str]) -> str:
+    return ", ".join(_toml_string(item) for item in items)
+
+
+def render(
+    names: Names,
+    *,
+    author: str,
+    email: str,
+    vendor: bool = False,
+    multi_auth: bool = False,
+) -> dict[str, str]:
+    """The text files of a new project, by relative POSIX path (vendored modules excluded).
+
+    files = render(names_for("foo-bar"), author="Ada", email="ada@example.com")
+
+    `multi_auth` gives the two-credential connector (OAuth for the API, a SCIM
+    token for provisioning) instead of the one-token one.
+    """
+    fields = {
+        "package": names.package,
+        "app_id": names.app_id,
+        "title": names.title,
+        "class_name": names.class_name,
+        "base_url": f"https://api.{names.app_id}.example.com/v1",
+        "scim_url": f"https://api.{names.app_id}.example.com/scim/v2",
+        "distribution": DISTRIBUTION,
+        "version": __version__,
+    }
+    if vendor:
+        dependencies = list(_RUNTIME_DEPENDENCIES)
+        include = [names.package, "connector.py", "server.py"]
+        wheel_comment = (
+            "# The vendored library modules install at the top level, beside the package."
+        )
+        ruff_exclude = 'extend-exclude = ["connector.py", "server.py"]  # vendored\n'
+        install = _INSTALL_VENDORED.substitute(fields)
+    else:
+        dependencies = [f"{DISTRIBUTION}>={__version__}"]
+        include = [names.package]
+        wheel_comment = "# Only the package; tests and docs stay in the source tree."
+        ruff_exclude = ""
+        install = _INSTALL_LIBRARY.substitute(fields)
+    pyproject = _PYPROJECT.substitute(
+        fields,
+        author=_toml_string(author),
+        email=_toml_string(email),
+        dependencies=_toml_list(dependencies),
+        wheel_comment=wheel_comment,
+        wheel_include=_toml_list(include),
+        ruff_exclude=ruff_exclude,
+    )
+    layout_entries = {
+        Template(path).substitute(fields): Template(text).substitute(fields)
+        for path, text in _LAYOUT.items()
+        if vendor or path not in ("connector.py", "server.py")
+    }
+    width = max(len(path) for path in layout_entries) + 2
+    layout = "\n".join(f"{path:<{width}}{text}" for path, text in layout_entries.items())
+    readme = {
+        key: Template(text).substitute(fields)
+        for key, text in (_README_MULTI if multi_auth else _README_SINGLE).items()
+    }
+    package = names.package
+    return {
+        "pyproject.toml": pyproject,
+        "README.md": _README.substitute(
+            {**fields, **readme}, install_section=install, layout=layout
+        ),
+        ".gitignore": _GITIGNORE,
+        f"{package}/__init__.py": _INIT.substitute(fields),
+        f"{package}/__main__.py": _MAIN.substitute(fields),
+        f"{package}/integration.py": _integration(fields, multi_auth),
+        "tests/test_integration.py": _tests(fields, multi_auth),
+    }
+
+
+# Capabilities the multi-credential template implements: left out of its examples.
+_MULTI_IMPLEMENTS: Final = frozenset(("create_account", "delete_account"))
+
+
+def _integration(fields: dict[str, str], multi_auth: bool) -> str:
+    """integration.py: the template with the shared parts and the examples it lacks."""
+    examples = [
+        Template(text).substitute(fields)
+        for name, text in _EXAMPLES.items()
+        if not (multi_auth and name in _MULTI_IMPLEMENTS)
+    ]
+    template = _MULTI_INTEGRATION if multi_auth else _INTEGRATION
+    return template.substitute(
+        fields,
+        upstream=_UPSTREAM,
+        helpers=_HELPERS,
+        list_accounts=_LIST_ACCOUNTS.substitute(fields),
+        examples="\n\n".join(examples),
+    )
+
+
+def _tests(fields: dict[str, str], multi_auth: bool) -> str:
+    """tests/test_integration.py, with the fake upstream (and SCIM, for multi_auth)."""
+    fake_api = _FAKE_API.substitute(
+        fields,
+        scim_route=_SCIM_ROUTE if multi_auth else "",
+        scim_methods=_SCIM_METHODS if multi_auth else "",
+    )
+    template = _MULTI_TESTS if multi_auth else _TESTS
+    return template.substitute(fields, fake_api=fake_api, sample_requests=_SAMPLE_REQUESTS)
+
+
+# ---- Author, email and the vendored modules ---------------------------------------
+
+
+def _git_config(key: str, cwd: Path) -> str | None:
+    """`git config --get key` run in `cwd`; None when git is missing, slow or unset."""
+    try:
+        done = subprocess.run(
+            ["git", "config", "--get", key],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,  # never wait for input
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = done.stdout.strip() if done.returncode == 0 else ""
+    return value or None
+
+
+def _acceptable(author: str, email: str) -> bool:
+    """Whether packaging tools take this author and email (hatchling checks both so)."""
+    from email.headerregistry import Address
+
+    try:
+        Address(display_name=author, addr_spec=email)
+    except Exception:  # HeaderParseError, a defect (ValueError), IndexError, ...
+        return False
+    return True
+
+
+def _author_and_email(author: str | None, email: str | None, where: Path) -> tuple[str, str]:
+    """The arguments if given (refused if unusable), else git config, else placeholders."""
+    if author and not _acceptable(author.strip(), _DEFAULT_EMAIL):
+        raise ScaffoldError(f"author {author!r} cannot be used: no line breaks, please")
+    if email and not _acceptable(_DEFAULT_AUTHOR, email.strip()):
+        raise ScaffoldError(f"email {email!r} is not an address such as name@example.com")
+    if not author:
+        found = _git_config("user.name", where)
+        author = found if found and _acceptable(found, _DEFAULT_EMAIL) else _DEFAULT_AUTHOR
+    if not email:
+        found = _git_config("user.email", where)
+        email = found if found and _acceptable(_DEFAULT_AUTHOR, found) else _DEFAULT_EMAIL
+    return author.strip(), email.strip()
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd()
+
+
+def _vendored_sources() -> dict[str, Path]:
+    """connector.py and server.py as imported here: what `vendor` copies."""
+    import importlib.util
+
+    found: dict[str, Path] = {}
+    core = getattr(connector, "__file__", None)
+    if not core or not core.endswith(".py") or not os.path.isfile(core):
+        raise ScaffoldError(f"--vendor needs connector.py as a source file (found {core!r})")
+    found["connector.py"] = Path(core)
+    # server.py beside connector.py first: an unrelated server.py in the current
+    # folder (first on sys.path under `python -m`) must not be vendored instead.
+    beside = Path(core).with_name("server.py")
+    if beside.is_file():
+        found["server.py"] = beside
+    else:
+        module = sys.modules.get("server")
+        origin = getattr(module, "__file__", None)
+        if origin is None:
+            spec = importlib.util.find_spec("server")
+            origin = spec.origin if spec is not None else None
+        if not origin or not origin.endswith(".py") or not os.path.isfile(origin):
+            raise ScaffoldError("--vendor needs server.py; it is not importable here")
+        found["server.py"] = Path(origin)
+    return found
+
+
+# ---- Writing ------------------------------------------------------------------------
+# Files go to a staging folder first (beside a new target, inside an existing
+# one: the same file system either way, so moves are renames). A new target is
+# then one rename of the staging folder; an existing one gets each file moved
+# in, replaced files kept aside until the end. Any failure undoes the moves,
+# puts replaced files back and removes the staging folder and any folder made.
+
+
+# ("dir", folder made, None) or ("file", destination, where the replaced file waits | None)
+_Undo = tuple[str, Path, Path | None]
+
+
+class _Created(NamedTuple):
+    files: list[Path]
+    replaced: list[Path]
+
+
+def _write_file(path: Path, data: str | bytes) -> None:
+    """Writes one staged file (tests patch it to simulate a full disk)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(data)
+
+
+def _make_staging(parent: Path, stem: str) -> Path:
+    # os.mkdir (not mkdtemp) so that the folder gets the umask's permissions:
+    # for a new target it becomes the project folder itself.
+    for _ in range(100):
+        path = parent / f".{stem}.scaffold-{secrets.token_hex(4)}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"cannot create a staging folder in {parent}")
+
+
+def _check_target(target: Path, relative: list[str], force: bool) -> list[str]:
+    """Refusals that need no writing; returns the relative paths that would be replaced."""
+    if target.exists() and not target.is_dir():
+        raise ScaffoldError(f"{target} exists and is not a directory")
+    if not target.exists():
+        for ancestor in target.parents:
+            if ancestor.exists():
+                if not ancestor.is_dir():
+                    raise ScaffoldError(f"cannot create {target}: {ancestor} is not a directory")
+                break
+        return []
+    entries = sorted(entry.name for entry in target.iterdir())
+    if entries and not force:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise ScaffoldError(
+            f"{target} is not empty ({shown}); use --force to write into it "
+            "(generated files replace files of the same name, others are left alone)"
+        )
+    replaced = []
+    for rel in relative:
+        dest = target / rel
+        for parent in reversed(Path(rel).parents[:-1]):
+            node = target / parent
+            if (node.exists() or node.is_symlink()) and not node.is_dir():
+                raise ScaffoldError(f"cannot write {dest}: {node} is not a directory")
+        if dest.is_dir() and not dest.is_symlink():
+            raise ScaffoldError(f"cannot write {dest}: it is a directory")
+        if dest.exists() or dest.is_symlink():
+            replaced.append(rel)
+    return replaced
+
+
+def _move_into(staging: Path, target: Path, relative: list[str], undo: list[_Undo]) -> None:
+    """Moves each staged file into the existing `target`, recording how to undo it."""
+    backups = staging / ".replaced"
+    for rel in relative:
+        dest = target / rel
+        for parent in reversed(Path(rel).parents[:-1]):
+            node = target / parent
+            if not node.is_dir():
+                os.mkdir(node)
+                undo.append(("dir", node, None))
+        backup: Path | None = None
+        if dest.exists() or dest.is_symlink():
+            backup = backups / rel
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(dest, backup)
+        undo.append(("file", dest, backup))
+        os.replace(staging / rel, dest)
+
+
+def _undo(undo: list[_Undo]) -> None:
+    for kind, path, backup in reversed(undo):
+        with contextlib.suppress(OSError):  # best effort: undo the rest regardless
+            if kind == "dir":
+                os.rmdir(path)
+            elif backup is not None:
+                os.replace(backup, path)
+            elif path.exists() or path.is_symlink():
+                os.remove(path)
+
+
+def _create(
+    name: str,
+    directory: str | os.PathLike[str],
+    *,
+    author: str | None,
+    email: str | None,
+    force: bool,
+    vendor: bool,
+    multi_auth: bool = False,
+) -> _Created:
+    names = names_for(name)
+    target = Path(directory).absolute()
+    author, email = _author_and_email(author, email, _existing_ancestor(target))
+    rendered = render(names, author=author, email=email, vendor=vendor, multi_auth=multi_auth)
+    files: dict[str, str | bytes] = dict(rendered)
+    sources = _vendored_sources() if vendor else {}
+    relative = sorted([*files, *sources])
+    replaced = _check_target(target, relative, force)
+
+    made: list[Path] = []  # folders above a new target, created here
+    undo: list[_Undo] = []  # moves into an existing target
+    staging: Path | None = None
+    try:
+        existed = target.is_dir()
+        if not existed:
+            for ancestor in reversed(target.parents):
+                if not ancestor.is_dir():
+                    os.mkdir(ancestor)
+                    made.append(ancestor)
+        staging = _make_staging(target if existed else target.parent, target.name or "project")
+        for rel in relative:
+            data = sources[rel].read_bytes() if rel in sources else files[rel]
+            _write_file(staging / rel, data)
+        if existed:
+            _move_into(staging, target, relative, undo)
+            shutil.rmtree(staging, ignore_errors=True)  # with the replaced files
+        else:
+            os.rename(staging, target)  # the staging folder becomes the project
+        staging = None
+    except BaseException as exc:
+        _undo(undo)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            if exc.filename:
+                reason += f": {exc.filename}"
+            raise ScaffoldError(
+                f"could not create {target} ({reason}); nothing was left behind"
+            ) from exc
+        raise
+    return _Created(
+        files=[target / rel for rel in relative], replaced=[target / rel for rel in replaced]
+    )
+
+
+def create(
+    name: str,
+    directory: str | os.PathLike[str],
+    *,
+    author: str | None = None,
+    email: str | None = None,
+    force: bool = False,
+    vendor: bool = False,
+    multi_auth: bool = False,
+) -> list[Path]:
+    """Writes a new connector project into `directory`; returns the files' absolute paths.
+
+    create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com", vendor=True)
+
+    `multi_auth` writes the two-credential connector (see `render`).
+
+    Raises ScaffoldError (nothing written) for a bad name or a non-empty folder
+    without `force`, and (nothing left behind) when writing fails.
+    """
+    created = _create(
+        name,
+        directory,
+        author=author,
+        email=email,
+        force=force,
+        vendor=vendor,
+        multi_auth=multi_auth,
+    )
+    return created.files
+
+
+# ---- CLI ------------------------------------------------------------------------------
+
+
+def command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`python -m connector scaffold NAME DIRECTORY ...`: creates, prints, returns 0.
+
+    Refusals go through `parser.error` (exit 2, no traceback).
+    """
+    import shlex
+
+    try:
+        created = _create(
+            args.name,
+            args.directory,
+            author=args.author,
+            email=args.email,
+            force=bool(args.force),
+            vendor=bool(args.vendor),
+            # getattr: connector.main() may predate the --multi-auth option.
+            multi_auth=bool(getattr(args, "multi_auth", False)),
+        )
+    except ScaffoldError as exc:
+        parser.error(str(exc))
+    names = names_for(args.name)
+    root = Path(args.directory).absolute()
+    lines = [f"Created the {names.title} connector in {args.directory}:"]
+    replaced = set(created.replaced)
+    for path in created.files:
+        note = "  (replaced)" if path in replaced else ""
+        lines.append(f"  {path.relative_to(root).as_posix()}{note}")
+    lines += ["", "Next:", f"  cd {shlex.quote(str(args.directory))}"]
+    lines.append("  python -m venv .venv && . .venv/bin/activate")
+    if not args.vendor:
+        lines.append(f"  pip install {shlex.quote(_library_source())}")
+    lines += [
+        "  pip install -e '.[test]'",
+        "  pytest",
+        f"  {names.app_id} info --pretty",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _library_source() -> str:
+    """Where to install this library from, for the printed next steps."""
+    here = Path(getattr(connector, "__file__", "") or ".").parent
+    project = here / "pyproject.toml"
+    try:
+        if f'name = "{DISTRIBUTION}"' in project.read_text(encoding="utf-8"):
+            return str(here)  # a checkout: `pip install` it
+    except OSError:
+        pass
+    return f"/path/to/{DISTRIBUTION}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m scaffold NAME DIRECTORY ...`: the same as `python -m connector scaffold`."""
+    return connector.main(["scaffold", *(sys.argv[1:] if argv is None else argv)])
 
 
 # ---- Templates --------------------------------------------------------------------
@@ -1683,461 +2139,7 @@ _LAYOUT: Final = {
 }
 
 
-# ---- Rendering ------------------------------------------------------------------
-
-
-def _toml_string(value: str) -> str:
-    """A TOML basic string (escapes quotes, backslashes and control characters)."""
-    out = []
-    for ch in value:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_list(items: list[str]) -> str:
-    return ", ".join(_toml_string(item) for item in items)
-
-
-def render(
-    names: Names,
-    *,
-    author: str,
-    email: str,
-    vendor: bool = False,
-    multi_auth: bool = False,
-) -> dict[str, str]:
-    """The text files of a new project, by relative POSIX path (vendored modules excluded).
-
-    files = render(names_for("foo-bar"), author="Ada", email="ada@example.com")
-
-    `multi_auth` gives the two-credential connector (OAuth for the API, a SCIM
-    token for provisioning) instead of the one-token one.
-    """
-    fields = {
-        "package": names.package,
-        "app_id": names.app_id,
-        "title": names.title,
-        "class_name": names.class_name,
-        "base_url": f"https://api.{names.app_id}.example.com/v1",
-        "scim_url": f"https://api.{names.app_id}.example.com/scim/v2",
-        "distribution": DISTRIBUTION,
-        "version": __version__,
-    }
-    if vendor:
-        dependencies = list(_RUNTIME_DEPENDENCIES)
-        include = [names.package, "connector.py", "server.py"]
-        wheel_comment = (
-            "# The vendored library modules install at the top level, beside the package."
-        )
-        ruff_exclude = 'extend-exclude = ["connector.py", "server.py"]  # vendored\n'
-        install = _INSTALL_VENDORED.substitute(fields)
-    else:
-        dependencies = [f"{DISTRIBUTION}>={__version__}"]
-        include = [names.package]
-        wheel_comment = "# Only the package; tests and docs stay in the source tree."
-        ruff_exclude = ""
-        install = _INSTALL_LIBRARY.substitute(fields)
-    pyproject = _PYPROJECT.substitute(
-        fields,
-        author=_toml_string(author),
-        email=_toml_string(email),
-        dependencies=_toml_list(dependencies),
-        wheel_comment=wheel_comment,
-        wheel_include=_toml_list(include),
-        ruff_exclude=ruff_exclude,
-    )
-    layout_entries = {
-        Template(path).substitute(fields): Template(text).substitute(fields)
-        for path, text in _LAYOUT.items()
-        if vendor or path not in ("connector.py", "server.py")
-    }
-    width = max(len(path) for path in layout_entries) + 2
-    layout = "\n".join(f"{path:<{width}}{text}" for path, text in layout_entries.items())
-    readme = {
-        key: Template(text).substitute(fields)
-        for key, text in (_README_MULTI if multi_auth else _README_SINGLE).items()
-    }
-    package = names.package
-    return {
-        "pyproject.toml": pyproject,
-        "README.md": _README.substitute(
-            {**fields, **readme}, install_section=install, layout=layout
-        ),
-        ".gitignore": _GITIGNORE,
-        f"{package}/__init__.py": _INIT.substitute(fields),
-        f"{package}/__main__.py": _MAIN.substitute(fields),
-        f"{package}/integration.py": _integration(fields, multi_auth),
-        "tests/test_integration.py": _tests(fields, multi_auth),
-    }
-
-
-# Capabilities the multi-credential template implements: left out of its examples.
-_MULTI_IMPLEMENTS: Final = frozenset(("create_account", "delete_account"))
-
-
-def _integration(fields: dict[str, str], multi_auth: bool) -> str:
-    """integration.py: the template with the shared parts and the examples it lacks."""
-    examples = [
-        Template(text).substitute(fields)
-        for name, text in _EXAMPLES.items()
-        if not (multi_auth and name in _MULTI_IMPLEMENTS)
-    ]
-    template = _MULTI_INTEGRATION if multi_auth else _INTEGRATION
-    return template.substitute(
-        fields,
-        upstream=_UPSTREAM,
-        helpers=_HELPERS,
-        list_accounts=_LIST_ACCOUNTS.substitute(fields),
-        examples="\n\n".join(examples),
-    )
-
-
-def _tests(fields: dict[str, str], multi_auth: bool) -> str:
-    """tests/test_integration.py, with the fake upstream (and SCIM, for multi_auth)."""
-    fake_api = _FAKE_API.substitute(
-        fields,
-        scim_route=_SCIM_ROUTE if multi_auth else "",
-        scim_methods=_SCIM_METHODS if multi_auth else "",
-    )
-    template = _MULTI_TESTS if multi_auth else _TESTS
-    return template.substitute(fields, fake_api=fake_api, sample_requests=_SAMPLE_REQUESTS)
-
-
-# ---- Author, email and the vendored modules ---------------------------------------
-
-
-def _git_config(key: str, cwd: Path) -> str | None:
-    """`git config --get key` run in `cwd`; None when git is missing, slow or unset."""
-    try:
-        done = subprocess.run(
-            ["git", "config", "--get", key],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,  # never wait for input
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    value = done.stdout.strip() if done.returncode == 0 else ""
-    return value or None
-
-
-def _acceptable(author: str, email: str) -> bool:
-    """Whether packaging tools take this author and email (hatchling checks both so)."""
-    from email.headerregistry import Address
-
-    try:
-        Address(display_name=author, addr_spec=email)
-    except Exception:  # HeaderParseError, a defect (ValueError), IndexError, ...
-        return False
-    return True
-
-
-def _author_and_email(author: str | None, email: str | None, where: Path) -> tuple[str, str]:
-    """The arguments if given (refused if unusable), else git config, else placeholders."""
-    if author and not _acceptable(author.strip(), _DEFAULT_EMAIL):
-        raise ScaffoldError(f"author {author!r} cannot be used: no line breaks, please")
-    if email and not _acceptable(_DEFAULT_AUTHOR, email.strip()):
-        raise ScaffoldError(f"email {email!r} is not an address such as name@example.com")
-    if not author:
-        found = _git_config("user.name", where)
-        author = found if found and _acceptable(found, _DEFAULT_EMAIL) else _DEFAULT_AUTHOR
-    if not email:
-        found = _git_config("user.email", where)
-        email = found if found and _acceptable(_DEFAULT_AUTHOR, found) else _DEFAULT_EMAIL
-    return author.strip(), email.strip()
-
-
-def _existing_ancestor(path: Path) -> Path:
-    for candidate in (path, *path.parents):
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd()
-
-
-def _vendored_sources() -> dict[str, Path]:
-    """connector.py and server.py as imported here: what `vendor` copies."""
-    import importlib.util
-
-    found: dict[str, Path] = {}
-    core = getattr(connector, "__file__", None)
-    if not core or not core.endswith(".py") or not os.path.isfile(core):
-        raise ScaffoldError(f"--vendor needs connector.py as a source file (found {core!r})")
-    found["connector.py"] = Path(core)
-    # server.py beside connector.py first: an unrelated server.py in the current
-    # folder (first on sys.path under `python -m`) must not be vendored instead.
-    beside = Path(core).with_name("server.py")
-    if beside.is_file():
-        found["server.py"] = beside
-    else:
-        module = sys.modules.get("server")
-        origin = getattr(module, "__file__", None)
-        if origin is None:
-            spec = importlib.util.find_spec("server")
-            origin = spec.origin if spec is not None else None
-        if not origin or not origin.endswith(".py") or not os.path.isfile(origin):
-            raise ScaffoldError("--vendor needs server.py; it is not importable here")
-        found["server.py"] = Path(origin)
-    return found
-
-
-# ---- Writing ------------------------------------------------------------------------
-# Files go to a staging folder first (beside a new target, inside an existing
-# one: the same file system either way, so moves are renames). A new target is
-# then one rename of the staging folder; an existing one gets each file moved
-# in, replaced files kept aside until the end. Any failure undoes the moves,
-# puts replaced files back and removes the staging folder and any folder made.
-
-
-# ("dir", folder made, None) or ("file", destination, where the replaced file waits | None)
-_Undo = tuple[str, Path, Path | None]
-
-
-class _Created(NamedTuple):
-    files: list[Path]
-    replaced: list[Path]
-
-
-def _write_file(path: Path, data: str | bytes) -> None:
-    """Writes one staged file (tests patch it to simulate a full disk)."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as file:
-        file.write(data)
-
-
-def _make_staging(parent: Path, stem: str) -> Path:
-    # os.mkdir (not mkdtemp) so that the folder gets the umask's permissions:
-    # for a new target it becomes the project folder itself.
-    for _ in range(100):
-        path = parent / f".{stem}.scaffold-{secrets.token_hex(4)}"
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            continue
-        return path
-    raise FileExistsError(f"cannot create a staging folder in {parent}")
-
-
-def _check_target(target: Path, relative: list[str], force: bool) -> list[str]:
-    """Refusals that need no writing; returns the relative paths that would be replaced."""
-    if target.exists() and not target.is_dir():
-        raise ScaffoldError(f"{target} exists and is not a directory")
-    if not target.exists():
-        for ancestor in target.parents:
-            if ancestor.exists():
-                if not ancestor.is_dir():
-                    raise ScaffoldError(f"cannot create {target}: {ancestor} is not a directory")
-                break
-        return []
-    entries = sorted(entry.name for entry in target.iterdir())
-    if entries and not force:
-        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-        raise ScaffoldError(
-            f"{target} is not empty ({shown}); use --force to write into it "
-            "(generated files replace files of the same name, others are left alone)"
-        )
-    replaced = []
-    for rel in relative:
-        dest = target / rel
-        for parent in reversed(Path(rel).parents[:-1]):
-            node = target / parent
-            if (node.exists() or node.is_symlink()) and not node.is_dir():
-                raise ScaffoldError(f"cannot write {dest}: {node} is not a directory")
-        if dest.is_dir() and not dest.is_symlink():
-            raise ScaffoldError(f"cannot write {dest}: it is a directory")
-        if dest.exists() or dest.is_symlink():
-            replaced.append(rel)
-    return replaced
-
-
-def _move_into(staging: Path, target: Path, relative: list[str], undo: list[_Undo]) -> None:
-    """Moves each staged file into the existing `target`, recording how to undo it."""
-    backups = staging / ".replaced"
-    for rel in relative:
-        dest = target / rel
-        for parent in reversed(Path(rel).parents[:-1]):
-            node = target / parent
-            if not node.is_dir():
-                os.mkdir(node)
-                undo.append(("dir", node, None))
-        backup: Path | None = None
-        if dest.exists() or dest.is_symlink():
-            backup = backups / rel
-            backup.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(dest, backup)
-        undo.append(("file", dest, backup))
-        os.replace(staging / rel, dest)
-
-
-def _undo(undo: list[_Undo]) -> None:
-    for kind, path, backup in reversed(undo):
-        with contextlib.suppress(OSError):  # best effort: undo the rest regardless
-            if kind == "dir":
-                os.rmdir(path)
-            elif backup is not None:
-                os.replace(backup, path)
-            elif path.exists() or path.is_symlink():
-                os.remove(path)
-
-
-def _create(
-    name: str,
-    directory: str | os.PathLike[str],
-    *,
-    author: str | None,
-    email: str | None,
-    force: bool,
-    vendor: bool,
-    multi_auth: bool = False,
-) -> _Created:
-    names = names_for(name)
-    target = Path(directory).absolute()
-    author, email = _author_and_email(author, email, _existing_ancestor(target))
-    rendered = render(names, author=author, email=email, vendor=vendor, multi_auth=multi_auth)
-    files: dict[str, str | bytes] = dict(rendered)
-    sources = _vendored_sources() if vendor else {}
-    relative = sorted([*files, *sources])
-    replaced = _check_target(target, relative, force)
-
-    made: list[Path] = []  # folders above a new target, created here
-    undo: list[_Undo] = []  # moves into an existing target
-    staging: Path | None = None
-    try:
-        existed = target.is_dir()
-        if not existed:
-            for ancestor in reversed(target.parents):
-                if not ancestor.is_dir():
-                    os.mkdir(ancestor)
-                    made.append(ancestor)
-        staging = _make_staging(target if existed else target.parent, target.name or "project")
-        for rel in relative:
-            data = sources[rel].read_bytes() if rel in sources else files[rel]
-            _write_file(staging / rel, data)
-        if existed:
-            _move_into(staging, target, relative, undo)
-            shutil.rmtree(staging, ignore_errors=True)  # with the replaced files
-        else:
-            os.rename(staging, target)  # the staging folder becomes the project
-        staging = None
-    except BaseException as exc:
-        _undo(undo)
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-            if exc.filename:
-                reason += f": {exc.filename}"
-            raise ScaffoldError(
-                f"could not create {target} ({reason}); nothing was left behind"
-            ) from exc
-        raise
-    return _Created(
-        files=[target / rel for rel in relative], replaced=[target / rel for rel in replaced]
-    )
-
-
-def create(
-    name: str,
-    directory: str | os.PathLike[str],
-    *,
-    author: str | None = None,
-    email: str | None = None,
-    force: bool = False,
-    vendor: bool = False,
-    multi_auth: bool = False,
-) -> list[Path]:
-    """Writes a new connector project into `directory`; returns the files' absolute paths.
-
-    create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com", vendor=True)
-
-    `multi_auth` writes the two-credential connector (see `render`).
-
-    Raises ScaffoldError (nothing written) for a bad name or a non-empty folder
-    without `force`, and (nothing left behind) when writing fails.
-    """
-    created = _create(
-        name,
-        directory,
-        author=author,
-        email=email,
-        force=force,
-        vendor=vendor,
-        multi_auth=multi_auth,
-    )
-    return created.files
-
-
-# ---- CLI ------------------------------------------------------------------------------
-
-
-def command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """`python -m connector scaffold NAME DIRECTORY ...`: creates, prints, returns 0.
-
-    Refusals go through `parser.error` (exit 2, no traceback).
-    """
-    import shlex
-
-    try:
-        created = _create(
-            args.name,
-            args.directory,
-            author=args.author,
-            email=args.email,
-            force=bool(args.force),
-            vendor=bool(args.vendor),
-            # getattr: connector.main() may predate the --multi-auth option.
-            multi_auth=bool(getattr(args, "multi_auth", False)),
-        )
-    except ScaffoldError as exc:
-        parser.error(str(exc))
-    names = names_for(args.name)
-    root = Path(args.directory).absolute()
-    lines = [f"Created the {names.title} connector in {args.directory}:"]
-    replaced = set(created.replaced)
-    for path in created.files:
-        note = "  (replaced)" if path in replaced else ""
-        lines.append(f"  {path.relative_to(root).as_posix()}{note}")
-    lines += ["", "Next:", f"  cd {shlex.quote(str(args.directory))}"]
-    lines.append("  python -m venv .venv && . .venv/bin/activate")
-    if not args.vendor:
-        lines.append(f"  pip install {shlex.quote(_library_source())}")
-    lines += [
-        "  pip install -e '.[test]'",
-        "  pytest",
-        f"  {names.app_id} info --pretty",
-    ]
-    print("\n".join(lines))
-    return 0
-
-
-def _library_source() -> str:
-    """Where to install this library from, for the printed next steps."""
-    here = Path(getattr(connector, "__file__", "") or ".").parent
-    project = here / "pyproject.toml"
-    try:
-        if f'name = "{DISTRIBUTION}"' in project.read_text(encoding="utf-8"):
-            return str(here)  # a checkout: `pip install` it
-    except OSError:
-        pass
-    return f"/path/to/{DISTRIBUTION}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m scaffold NAME DIRECTORY ...`: the same as `python -m connector scaffold`."""
-    return connector.main(["scaffold", *(sys.argv[1:] if argv is None else argv)])
-
+# ---- Run as a script (last: the templates above must exist by then) ----------------
 
 if __name__ == "__main__":
     raise SystemExit(main())
