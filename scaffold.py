@@ -59,12 +59,15 @@ import subprocess
 import sys
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import Final, NamedTuple
+
+# `python -m scaffold` runs this file as __main__, and `main` goes through
+# `connector.main`, which imports `scaffold`: alias this module first so that
+# the file runs once (one ScaffoldError, one set of templates).
+if __name__ == "__main__":
+    sys.modules.setdefault("scaffold", sys.modules["__main__"])
 
 import connector
-
-if TYPE_CHECKING:
-    import argparse
 
 __version__: Final = connector.__version__
 
@@ -92,7 +95,7 @@ _GIT_TIMEOUT: Final = 5.0
 # ---- Errors -------------------------------------------------------------------
 # Raising strategy: every refusal and every failure to write (an OSError
 # underneath) surfaces as one ScaffoldError with a message meant for the user;
-# `command` turns it into argparse's usage error (exit 2, no traceback).
+# `connector.main` turns it into argparse's usage error (exit 2, no traceback).
 
 
 class ScaffoldError(Exception):
@@ -574,36 +577,45 @@ def create(
 # ---- CLI ------------------------------------------------------------------------------
 
 
-def command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """`python -m connector scaffold NAME DIRECTORY ...`: creates, prints, returns 0.
+def command(
+    name: str,
+    directory: str | os.PathLike[str],
+    *,
+    author: str | None = None,
+    email: str | None = None,
+    force: bool = False,
+    vendor: bool = False,
+    multi_auth: bool = False,
+) -> int:
+    """`python -m connector scaffold NAME DIRECTORY ...`: creates, prints what next, returns 0.
 
-    Refusals go through `parser.error` (exit 2, no traceback).
+    command("foo-bar", "./foo-bar", author=None, email=None, force=False, vendor=False)
+
+    Plain values in, so that no argparse Namespace crosses modules. A refusal or
+    a failure to write raises ScaffoldError (nothing left behind), whose message
+    is meant for the user: `connector.main` makes it a usage error (exit 2).
     """
     import shlex
 
-    try:
-        created = _create(
-            args.name,
-            args.directory,
-            author=args.author,
-            email=args.email,
-            force=bool(args.force),
-            vendor=bool(args.vendor),
-            # getattr: connector.main() may predate the --multi-auth option.
-            multi_auth=bool(getattr(args, "multi_auth", False)),
-        )
-    except ScaffoldError as exc:
-        parser.error(str(exc))
-    names = names_for(args.name)
-    root = Path(args.directory).absolute()
-    lines = [f"Created the {names.title} connector in {args.directory}:"]
+    created = _create(
+        name,
+        directory,
+        author=author,
+        email=email,
+        force=force,
+        vendor=vendor,
+        multi_auth=multi_auth,
+    )
+    names = names_for(name)
+    root = Path(directory).absolute()
+    lines = [f"Created the {names.title} connector in {os.fspath(directory)}:"]
     replaced = set(created.replaced)
     for path in created.files:
         note = "  (replaced)" if path in replaced else ""
         lines.append(f"  {path.relative_to(root).as_posix()}{note}")
-    lines += ["", "Next:", f"  cd {shlex.quote(str(args.directory))}"]
+    lines += ["", "Next:", f"  cd {shlex.quote(os.fspath(directory))}"]
     lines.append("  python -m venv .venv && . .venv/bin/activate")
-    if not args.vendor:
+    if not vendor:
         lines.append(f"  pip install {shlex.quote(_library_source())}")
     lines += [
         "  pip install -e '.[test]'",

@@ -657,7 +657,7 @@ def run_cli(*args: str, cwd: Path, module: str = "connector") -> tuple[int, str,
     reader, writer = os.pipe()  # the writer stays open: a read would block
     try:
         done = subprocess.run(
-            [sys.executable, "-m", module, *args],
+            [sys.executable, *(["-m", module] if module else []), *args],
             cwd=cwd,
             env=clean_env(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull),
             stdin=reader,
@@ -688,23 +688,28 @@ def test_cli_creates_a_project_and_says_what_next(tmp_path: Path) -> None:
     assert "connector.py" in out and "pip install /" not in out
 
 
-def test_command_takes_multi_auth_when_the_parser_has_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """scaffold.command reads `multi_auth` if connector.main() defines --multi-auth."""
-    import argparse
-
-    parser = argparse.ArgumentParser()
+def test_command_takes_plain_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scaffold.command: names and flags, no argparse Namespace; multi_auth included."""
     common = {"author": "Ada", "email": "a@e.com", "force": False, "vendor": False}
-    older = argparse.Namespace(name="foo-bar", directory=str(tmp_path / "a"), **common)
-    assert scaffold.command(parser, older) == 0  # no multi_auth attribute at all
+    assert scaffold.command("foo-bar", tmp_path / "a", multi_auth=False, **common) == 0
     assert "CredentialConfig" not in (tmp_path / "a" / "foo_bar" / "integration.py").read_text()
-    newer = argparse.Namespace(
-        name="foo-bar", directory=str(tmp_path / "b"), multi_auth=True, **common
-    )
-    assert scaffold.command(parser, newer) == 0
+    assert scaffold.command("foo-bar", str(tmp_path / "b"), multi_auth=True, **common) == 0
     assert "CredentialConfig" in (tmp_path / "b" / "foo_bar" / "integration.py").read_text()
     assert "Created the Foo Bar connector" in capsys.readouterr().out
+
+
+def test_command_raises_scaffold_error_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An exception, not a usage error: connector.main decides how to show it.
+    with pytest.raises(ScaffoldError, match="standard library module 'json'"):
+        scaffold.command("json", tmp_path / "p")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "file").write_text("x")
+    with pytest.raises(ScaffoldError, match="is not empty"):
+        scaffold.command("foo-bar", tmp_path / "full", author="Ada", email="a@e.com")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]
+    assert capsys.readouterr() == ("", "")
 
 
 @pytest.mark.parametrize(
@@ -751,6 +756,17 @@ def test_python_m_scaffold_is_the_same_command(tmp_path: Path) -> None:
     assert (tmp_path / "p" / "pyproject.toml").is_file()
     code, _, err = run_cli("connector", "q", module="scaffold", cwd=tmp_path)
     assert code == 2 and "library module 'connector'" in err
+
+
+def test_python_m_scaffold_runs_scaffold_py_once(tmp_path: Path) -> None:
+    # Run as __main__, scaffold.py must not be imported again as `scaffold`
+    # (through connector.main): -X importtime lists every module imported.
+    code, _, err = run_cli("-X", "importtime", "-m", "scaffold", "foo-bar", "p", module="", cwd=tmp_path)
+    assert code == 0, err
+    imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if "|" in line]
+    assert "connector" in imported
+    assert "scaffold" not in imported
+    assert (tmp_path / "p" / "pyproject.toml").is_file()
 
 
 # ---- end to end: fresh venvs, the generated tests, the console script ----------------
