@@ -761,7 +761,9 @@ def test_python_m_scaffold_is_the_same_command(tmp_path: Path) -> None:
 def test_python_m_scaffold_runs_scaffold_py_once(tmp_path: Path) -> None:
     # Run as __main__, scaffold.py must not be imported again as `scaffold`
     # (through connector.main): -X importtime lists every module imported.
-    code, _, err = run_cli("-X", "importtime", "-m", "scaffold", "foo-bar", "p", module="", cwd=tmp_path)
+    code, _, err = run_cli(
+        "-X", "importtime", "-m", "scaffold", "foo-bar", "p", module="", cwd=tmp_path
+    )
     assert code == 0, err
     imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if "|" in line]
     assert "connector" in imported
