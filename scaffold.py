@@ -763,8 +763,6 @@ from connector import (
     ErrorCode,
     FoundAccountData,
     HTTPClient,
-    HTTPHandler,
-    HTTPStatusError,
     Integration,
     InvalidPageTokenError,
     ListAccountsRequest,
@@ -789,9 +787,13 @@ MAX_PAGE_SIZE = 500
 
 
 class ${class_name}Settings(msgspec.Struct, kw_only=True):
-    """Per-tenant settings: the `settings` object of each request envelope."""
+    """Per-tenant settings: the `settings` object of each request envelope.
 
-    base_url: str = "$base_url"
+    Required, with no default: a request without them is a "bad_request"
+    naming the missing field, before any capability runs.
+    """
+
+    base_url: str  # the tenant's API root, such as "https://api.example.com/v1"
 
 
 integration = Integration(
@@ -799,7 +801,6 @@ integration = Integration(
     version=__version__,
     auth=TokenCredential,
     settings_model=${class_name}Settings,
-    exception_handlers=[(HTTPStatusError, HTTPHandler, None)],
     description_data=DescriptionData(
         user_friendly_name="$title",
         description="Identity governance for $title.",
@@ -1222,8 +1223,6 @@ from connector import (
     ErrorCode,
     FoundAccountData,
     HTTPClient,
-    HTTPHandler,
-    HTTPStatusError,
     Integration,
     InvalidPageTokenError,
     InvalidValueError,
@@ -1251,10 +1250,14 @@ SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 class ${class_name}Settings(msgspec.Struct, kw_only=True):
-    """Per-tenant settings: the `settings` object of each request envelope."""
+    """Per-tenant settings: the `settings` object of each request envelope.
 
-    base_url: str = "$base_url"
-    scim_url: str = "$scim_url"
+    Required, with no defaults: a request without them is a "bad_request"
+    naming the missing field, before any capability runs.
+    """
+
+    base_url: str  # the tenant's API root, such as "https://api.example.com/v1"
+    scim_url: str  # its SCIM 2.0 root, such as "https://api.example.com/scim/v2"
 
 
 integration = Integration(
@@ -1278,7 +1281,6 @@ integration = Integration(
     # Only the OAuth token, or both (without it, the non-optional ids: oauth).
     allowed_credentials=[("oauth",), ("oauth", "scim")],
     settings_model=${class_name}Settings,
-    exception_handlers=[(HTTPStatusError, HTTPHandler, None)],
     description_data=DescriptionData(
         user_friendly_name="$title",
         description="Identity governance for $title.",
@@ -1588,16 +1590,14 @@ import pytest
 from connector import MockTransport, Request, Response
 
 from $package import integration as integration_module
-from $package.integration import (
-    ${class_name}Settings,
-    integration,
-)
+from $package.integration import integration
 
 APP_ID = integration.app_id
 TOKEN = "test-token-1234"
 TENANT = "acme"
-SETTINGS = ${class_name}Settings()
-API_PATH = urlsplit(SETTINGS.base_url).path.rstrip("/")
+# The settings have no defaults: every request carries the tenant's URL.
+SETTINGS = {"base_url": "$base_url"}
+API_PATH = urlsplit(SETTINGS["base_url"]).path.rstrip("/")
 
 
 $fake_api
@@ -1610,8 +1610,9 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
 
 
 def envelope(payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    """A request envelope carrying the test token; `fields` adds page, settings, ..."""
-    return {"auth": {"token": {"token": TOKEN}}, "request": payload or {}, **fields}
+    """A request envelope with the test token and SETTINGS; `fields` adds page, settings, ..."""
+    body = {"auth": {"token": {"token": TOKEN}}, "request": payload or {}, "settings": SETTINGS}
+    return {**body, **fields}
 
 
 def call(capability: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -1719,6 +1720,15 @@ def test_info_lists_the_capabilities() -> None:
     assert "base_url" in str(info.request_settings_schema)
 
 
+def test_a_request_without_settings_is_a_bad_request(upstream: FakeApi) -> None:
+    body = envelope()
+    del body["settings"]
+    error = error_of(call("list_accounts", body))
+    assert error["error_code"] == "bad_request"
+    assert "base_url" in error["message"]
+    assert upstream.requests == []  # refused before the capability ran
+
+
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     request = msgspec.json.encode(envelope()).decode()
     with pytest.raises(SystemExit) as exited:
@@ -1748,18 +1758,19 @@ import pytest
 from connector import MockTransport, Request, Response
 
 from $package import integration as integration_module
-from $package.integration import (
-    ${class_name}Settings,
-    integration,
-)
+from $package.integration import integration
 
 APP_ID = integration.app_id
 TOKEN = "test-access-token-1234"  # the OAuth access token
 SCIM_TOKEN = "test-scim-token-5678"
 TENANT = "acme"
-SETTINGS = ${class_name}Settings()
-API_PATH = urlsplit(SETTINGS.base_url).path.rstrip("/")
-SCIM_PATH = urlsplit(SETTINGS.scim_url).path.rstrip("/")
+# The settings have no defaults: every request carries the tenant's URLs.
+SETTINGS = {
+    "base_url": "$base_url",
+    "scim_url": "$scim_url",
+}
+API_PATH = urlsplit(SETTINGS["base_url"]).path.rstrip("/")
+SCIM_PATH = urlsplit(SETTINGS["scim_url"]).path.rstrip("/")
 SCIM_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 OAUTH = {"id": "oauth", "oauth": {"access_token": TOKEN}}
@@ -1780,8 +1791,12 @@ def envelope(
     credentials: Sequence[dict[str, Any]] = (OAUTH, SCIM),
     **fields: Any,
 ) -> dict[str, Any]:
-    """A request envelope with both test credentials (or those given); `fields` adds page, ..."""
-    return {"credentials": list(credentials), "request": payload or {}, **fields}
+    """A request envelope with the test credentials (or those given) and SETTINGS.
+
+    `fields` adds page, replaces settings, ...
+    """
+    body = {"credentials": list(credentials), "request": payload or {}, "settings": SETTINGS}
+    return {**body, **fields}
 
 
 def call(capability: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -1890,7 +1905,7 @@ def test_a_wrong_oauth_token_is_unauthorized() -> None:
 def test_credentials_the_connector_does_not_take_are_a_bad_request(
     upstream: FakeApi, body: dict[str, Any], named: str | None
 ) -> None:
-    error = error_of(call("list_accounts", {"request": {}, **body}))
+    error = error_of(call("list_accounts", {"request": {}, "settings": SETTINGS, **body}))
     assert error["error_code"] == "bad_request"
     assert named is None or named in error["message"], error["message"]
     assert error["raised_by"] is None  # refused before the capability ran
@@ -1910,7 +1925,8 @@ def test_validate_credential_config(
     upstream: FakeApi, credential: dict[str, Any], valid: bool
 ) -> None:
     # No credentials and no upstream call: the platform checks what a user typed in.
-    body = call("validate_credential_config", {"request": {"credential": credential}})
+    check = {"request": {"credential": credential}, "settings": SETTINGS}
+    body = call("validate_credential_config", check)
     assert body["response"]["valid"] is valid, body
     assert bool(body["response"]["validation_errors"]) is not valid
     assert upstream.requests == []
@@ -1929,6 +1945,15 @@ def test_info_lists_the_capabilities_and_both_credentials() -> None:
     assert [entry["id"] for entry in info.credentials_schema] == ["oauth", "scim"]
     assert info.authentication_schema == {}
     assert "scim_url" in str(info.request_settings_schema)
+
+
+@pytest.mark.parametrize("missing", ["base_url", "scim_url"])
+def test_a_request_without_a_setting_is_a_bad_request(upstream: FakeApi, missing: str) -> None:
+    settings = {key: value for key, value in SETTINGS.items() if key != missing}
+    error = error_of(call("list_accounts", envelope(settings=settings)))
+    assert error["error_code"] == "bad_request"
+    assert missing in error["message"]
+    assert upstream.requests == []  # refused before the capability ran
 
 
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -2043,12 +2068,16 @@ _README_SINGLE: Final = {
         "pagination, an upstream 401, 404 and 429 becoming error envelopes with their\n"
         "metadata, and every registered capability."
     ),
-    "sample_request": '{"auth": {"token": {"token": "TOKEN"}}, "request": {}}',
+    "sample_request": (
+        '{"auth": {"token": {"token": "TOKEN"}}, "request": {}, '
+        '"settings": {"base_url": "https://api.example.com/v1"}}'
+    ),
     "request_text": """\
 A request envelope carries the credential (`auth`), the capability's payload
-(`request`), optionally `page` (`{"token": ..., "size": ...}`) and `settings`.
-The settings model (`${class_name}Settings`) holds the upstream `base_url`;
-the default is a placeholder, so send the tenant's real URL:
+(`request`), the tenant's `settings` and optionally `page`
+(`{"token": ..., "size": ...}`). The settings model (`${class_name}Settings`)
+holds the upstream `base_url`, which has no default: a request without it is a
+`bad_request` naming it.
 
 ```json
 {"auth": {"token": {"token": "TOKEN"}},
@@ -2058,8 +2087,8 @@ the default is a placeholder, so send the tenant's real URL:
 ```""",
     "default_capabilities": "`app_info` (its OpenAPI document) and `probe_integration`",
     "next_steps": """\
-Next steps: point `${class_name}Settings.base_url` and the structs of
-`$package/integration.py` at the real $title API; uncomment the other
+Next steps: fit `${class_name}Settings` and the structs of
+`$package/integration.py` to the real $title API; uncomment the other
 capabilities it supports (each lists the names to import); teach `FakeApi` in
 the tests to answer them.""",
 }
@@ -2073,7 +2102,9 @@ _README_MULTI: Final = {
         "and every registered capability."
     ),
     "sample_request": (
-        '{"credentials": [{"id": "oauth", "oauth": {"access_token": "TOKEN"}}], "request": {}}'
+        '{"credentials": [{"id": "oauth", "oauth": {"access_token": "TOKEN"}}], "request": {}, '
+        '"settings": {"base_url": "https://api.example.com/v1", '
+        '"scim_url": "https://api.example.com/scim/v2"}}'
     ),
     "request_text": """\
 The connector takes two credentials, by id, in the envelope's `credentials`
@@ -2081,10 +2112,10 @@ list (not `auth`): `oauth`, an OAuth access token for the $title API, which
 every call needs, and `scim`, a SCIM bearer token, which `create_account` and
 `delete_account` need. A request carries `oauth` alone or both; any other set
 is a `bad_request` naming what is missing. Besides `credentials`, an envelope
-carries the capability's payload (`request`), optionally `page`
-(`{"token": ..., "size": ...}`) and `settings`. The settings model
-(`${class_name}Settings`) holds the upstream `base_url` and `scim_url`; the
-defaults are placeholders, so send the tenant's real URLs:
+carries the capability's payload (`request`), the tenant's `settings` and
+optionally `page` (`{"token": ..., "size": ...}`). The settings model
+(`${class_name}Settings`) holds the upstream `base_url` and `scim_url`, which
+have no defaults: a request without one is a `bad_request` naming it.
 
 ```json
 {"credentials": [{"id": "oauth", "oauth": {"access_token": "ACCESS_TOKEN"}},
@@ -2096,13 +2127,13 @@ defaults are placeholders, so send the tenant's real URLs:
 
 `validate_credential_config` checks one credential as a user typed it in,
 without calling the upstream: `{"request": {"credential": {"id": "scim",
-"token": {"token": "..."}}}}` answers `{"valid": ..., "validation_errors":
-[...]}`. `info` describes both in `credentials_schema`.""",
+"token": {"token": "..."}}}, "settings": {...}}` answers `{"valid": ...,
+"validation_errors": [...]}`. `info` describes both in `credentials_schema`.""",
     "default_capabilities": "`app_info` (its OpenAPI document), `probe_integration` and\n"
     "`validate_credential_config`",
     "next_steps": """\
-Next steps: point `${class_name}Settings.base_url`, `scim_url` and the structs
-of `$package/integration.py` at the real $title API; uncomment the other
+Next steps: fit `${class_name}Settings` and the structs of
+`$package/integration.py` to the real $title API; uncomment the other
 capabilities it supports (each lists the names to import); teach `FakeApi` in
 the tests to answer them.""",
 }

@@ -297,7 +297,7 @@ def test_multi_auth_renders_a_two_credential_connector() -> None:
     assert "auth=" not in module.replace("allowed_credentials=", "")
     assert 'get_credential(request, "oauth").access_token' in module
     assert 'get_credential(request, "scim").token' in module
-    assert 'scim_url: str = "https://api.foo-bar.example.com/scim/v2"' in module
+    assert "    scim_url: str  #" in module  # required, like base_url
     # create_account and delete_account are live (on SCIM), so not among the examples.
     assert "# async def create_account(" not in module
     assert "\nasync def create_account(" in module and "\nasync def delete_account(" in module
@@ -307,6 +307,38 @@ def test_multi_auth_renders_a_two_credential_connector() -> None:
     # The rest of the project is the same.
     for path in ("pyproject.toml", "foo_bar/__init__.py", "foo_bar/__main__.py", ".gitignore"):
         assert files[path] == plain[path]
+
+
+@pytest.mark.parametrize("multi_auth", [False, True], ids=["token", "multi-auth"])
+def test_settings_are_required_and_exception_handlers_left_to_the_default(
+    multi_auth: bool,
+) -> None:
+    """No placeholder URL to call by mistake; no line restating the default handler."""
+    import ast
+
+    files = scaffold.render(
+        names_for("foo-bar"), author="A", email="a@e.com", multi_auth=multi_auth
+    )
+    module = files["foo_bar/integration.py"]
+    (settings,) = [
+        node
+        for node in ast.parse(module).body
+        if isinstance(node, ast.ClassDef) and node.name == "FooBarSettings"
+    ]
+    fields = {
+        node.target.id: node.value
+        for node in settings.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+    expected = ["base_url", "scim_url"] if multi_auth else ["base_url"]
+    assert list(fields) == expected
+    assert all(value is None for value in fields.values())  # no defaults
+    assert "example.com/v1" not in module.replace('"https://api.example.com/v1"', "")
+    assert "exception_handlers" not in module and "HTTPHandler" not in module
+    tests = files["tests/test_integration.py"]
+    assert '"settings": SETTINGS' in tests and "def test_a_request_without" in tests
+    assert "default is a placeholder" not in files["README.md"]
+    assert '"settings": {"base_url":' in files["README.md"]
 
 
 def test_templates_speak_the_4x_error_contract() -> None:
@@ -1022,9 +1054,12 @@ def test_multi_auth_project_passes_its_tests(library_venv: Path, tmp_path: Path)
         "validate_credentials",
     ]
     # The console entry point: a SCIM capability without the SCIM token, and a check.
+    # The settings are required (no placeholder URLs to call by mistake).
+    settings = {"base_url": "https://api.test/v1", "scim_url": "https://api.test/scim/v2"}
     oauth_only = {
         "credentials": [{"id": "oauth", "oauth": {"access_token": "access-token-1234"}}],
         "request": {"account_id": "u1"},
+        "settings": settings,
     }
     done = run([python, "-m", "foo_bar", "delete-account", "--json", json.dumps(oauth_only)],
                cwd=project)  # fmt: skip
@@ -1032,7 +1067,10 @@ def test_multi_auth_project_passes_its_tests(library_venv: Path, tmp_path: Path)
     error = json.loads(done.stdout)["error"]
     assert error["error_code"] == "bad_request" and "'scim'" in error["message"]
     assert "access-token-1234" not in done.stdout + done.stderr
-    check = {"request": {"credential": {"id": "scim", "token": {"token": ""}}}}
+    check = {
+        "request": {"credential": {"id": "scim", "token": {"token": ""}}},
+        "settings": settings,
+    }
     done = run([python, "-m", "foo_bar", "validate-credential-config", "--json",
                 json.dumps(check)], cwd=project)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
