@@ -3,6 +3,8 @@
     python -m connector scaffold foo-bar ./foo-bar [--author A] [--email E] [--force]
                                                    [--vendor] [--multi-auth]
     scaffold.create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com")
+    scaffold.command("foo-bar", "./foo-bar", author=None, email=None, force=False,
+                     vendor=False, multi_auth=False)   # create, then print what next
 
 writes ``pyproject.toml``, the package ``foo_bar/`` (``integration.py`` with a
 settings model, working ``validate_credentials`` and paginated ``list_accounts``
@@ -29,9 +31,16 @@ Choices, in one place:
   the project needs (``connector``, ``server``, ``scaffold``, ``tests``, the
   standard library, the runtime and test dependencies) are refused.
 * The project depends on ``microconnector`` (this library's distribution name,
-  not on PyPI: install it first from its checkout or wheel). With ``vendor``,
-  ``connector.py`` and ``server.py`` are copied from where the imported
-  modules live and the project depends only on msgspec, anyio and httpcore.
+  not on PyPI). The printed next steps and the project's README install it
+  from where this copy came from: the checkout connector.py runs from, else
+  the wheel, folder or URL pip recorded for the installed distribution
+  (``direct_url.json``); when none is known they recommend ``--vendor``. With
+  ``vendor``, ``connector.py`` and ``server.py`` are copied from where the
+  imported modules live and the project depends only on msgspec, anyio and
+  httpcore.
+* The settings model holds the upstream ``base_url`` (and, for
+  ``multi_auth``, ``scim_url``) with no default: a request without them is a
+  "bad_request", never a call to a placeholder host.
 * A directory that exists and is not empty (hidden files count) is refused
   unless ``force``; with ``force`` the generated files replace files of the
   same path and everything else is left alone. Every file is written to a
@@ -54,6 +63,7 @@ import keyword
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -236,7 +246,12 @@ def render(
         include = [names.package]
         wheel_comment = "# Only the package; tests and docs stay in the source tree."
         ruff_exclude = ""
-        install = _INSTALL_LIBRARY.substitute(fields)
+        source = _library_source()
+        if source is None:
+            again_flags = " --multi-auth" if multi_auth else ""
+            install = _INSTALL_UNKNOWN.substitute(fields, again_flags=again_flags)
+        else:
+            install = _INSTALL_LIBRARY.substitute(fields, source=shlex.quote(source))
     pyproject = _PYPROJECT.substitute(
         fields,
         author=_toml_string(author),
@@ -595,8 +610,6 @@ def command(
     a failure to write raises ScaffoldError (nothing left behind), whose message
     is meant for the user: `connector.main` makes it a usage error (exit 2).
     """
-    import shlex
-
     created = _create(
         name,
         directory,
@@ -613,10 +626,25 @@ def command(
     for path in created.files:
         note = "  (replaced)" if path in replaced else ""
         lines.append(f"  {path.relative_to(root).as_posix()}{note}")
-    lines += ["", "Next:", f"  cd {shlex.quote(os.fspath(directory))}"]
+    lines += ["", "Next:"]
+    source = None if vendor else _library_source()
+    if not vendor and source is None:
+        again = [name, os.fspath(directory), "--vendor", "--force"]
+        if multi_auth:
+            again.append("--multi-auth")
+        for flag, value in (("--author", author), ("--email", email)):
+            if value:
+                again += [flag, value]
+        lines += [
+            f"  # {DISTRIBUTION} is not on PyPI, and where this copy was installed from is",
+            "  # unknown: carry its two modules inside the project instead, with",
+            "  python -m connector scaffold " + " ".join(map(shlex.quote, again)),
+            f"  # (or pip install a {DISTRIBUTION} checkout or wheel after activating the venv).",
+        ]
+    lines.append(f"  cd {shlex.quote(os.fspath(directory))}")
     lines.append("  python -m venv .venv && . .venv/bin/activate")
-    if not vendor:
-        lines.append(f"  pip install {shlex.quote(_library_source())}")
+    if source is not None:
+        lines.append(f"  pip install {shlex.quote(source)}")
     lines += [
         "  pip install -e '.[test]'",
         "  pytest",
@@ -626,16 +654,69 @@ def command(
     return 0
 
 
-def _library_source() -> str:
-    """Where to install this library from, for the printed next steps."""
-    here = Path(getattr(connector, "__file__", "") or ".").parent
-    project = here / "pyproject.toml"
+def _library_source() -> str | None:
+    """What `pip install` takes to install this library here, or None when unknown.
+
+    The checkout connector.py runs from (a pyproject.toml naming DISTRIBUTION
+    beside it: a clone, or an editable install), else where the installed
+    distribution came from, as pip recorded it in its direct_url.json (PEP 610).
+    An install from an index records nothing (and the library is not on PyPI);
+    a vendored copy belongs to no distribution: None, and the printed steps and
+    the README recommend `--vendor`.
+    """
+    import tomllib
+
+    core = getattr(connector, "__file__", None)
+    if not core:
+        return None
+    here = Path(core).absolute().parent
     try:
-        if f'name = "{DISTRIBUTION}"' in project.read_text(encoding="utf-8"):
-            return str(here)  # a checkout: `pip install` it
-    except OSError:
+        with open(here / "pyproject.toml", "rb") as file:
+            if tomllib.load(file).get("project", {}).get("name") == DISTRIBUTION:
+                return str(here)
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
         pass
-    return f"/path/to/{DISTRIBUTION}"
+    return _installed_source(Path(core))
+
+
+def _installed_source(core: Path) -> str | None:
+    """The install source of the distribution that `core` (connector.py) belongs to."""
+    import importlib.metadata
+    import json
+    from urllib.parse import urlsplit, urlunsplit
+    from urllib.request import url2pathname
+
+    try:
+        dist = importlib.metadata.distribution(DISTRIBUTION)
+        # Only the distribution this connector.py was installed by (not another
+        # copy elsewhere on the path, nor one that a vendored copy shadows).
+        if Path(str(dist.locate_file("connector.py"))).resolve() != core.resolve():
+            return None
+        info = json.loads(dist.read_text("direct_url.json") or "null")
+    except (importlib.metadata.PackageNotFoundError, OSError, ValueError):
+        return None
+    url = info.get("url") if isinstance(info, dict) else None
+    if not isinstance(url, str) or not url:
+        return None
+    parts = urlsplit(url)
+    if parts.password:  # credentials stay out of what is printed and written
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        url = urlunsplit(parts)
+    subdirectory = info.get("subdirectory")
+    fragment = f"#subdirectory={subdirectory}" if isinstance(subdirectory, str) else ""
+    vcs = info.get("vcs_info")
+    if isinstance(vcs, dict) and isinstance(vcs.get("vcs"), str):
+        revision = vcs.get("commit_id") or vcs.get("requested_revision")
+        at = f"@{revision}" if isinstance(revision, str) and revision else ""
+        return f"{DISTRIBUTION} @ {vcs['vcs']}+{url}{at}{fragment}"
+    if parts.scheme == "file":
+        path = Path(url2pathname(parts.path))
+        if isinstance(subdirectory, str):
+            path /= subdirectory
+        return str(path) if path.exists() else None  # a wheel or folder since removed: None
+    if parts.scheme in ("http", "https"):
+        return f"{DISTRIBUTION} @ {url}{fragment}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -2143,17 +2224,41 @@ _INSTALL_LIBRARY: Final = Template(
 ## Install
 
 This project depends on `$distribution` (the connector library), which is not
-on PyPI: install it first from its checkout or a wheel built from it, then
+on PyPI: install it first from where it was installed from when this project
+was scaffolded (or from any checkout of it, or a wheel built from one), then
 this project with its test extra.
 
 ```sh
 python -m venv .venv && . .venv/bin/activate
-pip install /path/to/$distribution   # its checkout, or a $distribution-*.whl
+pip install $source
 pip install -e '.[test]'
 ```
 
 (Or scaffold again with `--vendor` to carry the library's two modules inside
 the project instead.)"""
+)
+
+# The README's install section when the library's install source is unknown.
+_INSTALL_UNKNOWN: Final = Template(
+    """\
+## Install
+
+This project depends on `$distribution` (the connector library), which is not
+on PyPI, and where the copy that scaffolded this project was installed from is
+unknown. Either carry the library's two modules inside the project (they need
+only msgspec, anyio and httpcore), scaffolding again here with `--vendor`:
+
+```sh
+python -m connector scaffold $app_id . --vendor --force$again_flags
+```
+
+or install `$distribution` into the venv first, from a checkout of it or a wheel
+built from one (`pip install CHECKOUT_OR_WHEEL`). Then:
+
+```sh
+python -m venv .venv && . .venv/bin/activate
+pip install -e '.[test]'
+```"""
 )
 
 _INSTALL_VENDORED: Final = Template(
