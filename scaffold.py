@@ -2224,9 +2224,9 @@ _INSTALL_LIBRARY: Final = Template(
 ## Install
 
 This project depends on `$distribution` (the connector library), which is not
-on PyPI: install it first from where it was installed from when this project
-was scaffolded (or from any checkout of it, or a wheel built from one), then
-this project with its test extra.
+on PyPI: install it first (below, from where the copy that scaffolded this
+project came from; any checkout of it, or a wheel built from one, will do),
+then this project with its test extra.
 
 ```sh
 python -m venv .venv && . .venv/bin/activate
