@@ -8661,7 +8661,18 @@ def main(argv: list[str] | None = None) -> int:
                 import scaffold
             except ImportError as exc:
                 parser.error(f"scaffold needs scaffold.py beside connector.py ({exc})")
-            return int(scaffold.command(parser, args))
+            try:
+                return scaffold.command(
+                    args.name,
+                    args.directory,
+                    author=args.author,
+                    email=args.email,
+                    force=args.force,
+                    vendor=args.vendor,
+                    multi_auth=args.multi_auth,
+                )
+            except scaffold.ScaffoldError as exc:
+                parser.error(str(exc))
         integration = _load_target(parser, args.target)
         if args.command == "info":
             _print_json(integration.info_json(), args.pretty)

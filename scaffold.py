@@ -3,13 +3,15 @@
     python -m connector scaffold foo-bar ./foo-bar [--author A] [--email E] [--force]
                                                    [--vendor] [--multi-auth]
     scaffold.create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com")
+    scaffold.command("foo-bar", "./foo-bar", author=None, email=None, force=False,
+                     vendor=False, multi_auth=False)   # create, then print what next
 
 writes ``pyproject.toml``, the package ``foo_bar/`` (``integration.py`` with a
 settings model, working ``validate_credentials`` and paginated ``list_accounts``
 calling the upstream through ``connector.HTTPClient``, the other capabilities as
 commented examples; ``__main__.py`` calling ``connector.run``), ``tests/`` that
 pass out of the box against an in-process fake of the upstream, ``README.md``
-and ``.gitignore``. The templates live in this file as strings.
+and ``.gitignore``. The templates live in this file as strings, after the code.
 
 The project speaks the current API (4.x): its tests expect the bare canonical
 error codes ("unauthorized", not "foo-bar.unauthorized") with their
@@ -29,9 +31,16 @@ Choices, in one place:
   the project needs (``connector``, ``server``, ``scaffold``, ``tests``, the
   standard library, the runtime and test dependencies) are refused.
 * The project depends on ``microconnector`` (this library's distribution name,
-  not on PyPI: install it first from its checkout or wheel). With ``vendor``,
-  ``connector.py`` and ``server.py`` are copied from where the imported
-  modules live and the project depends only on msgspec, anyio and httpcore.
+  not on PyPI). The printed next steps and the project's README install it
+  from where this copy came from: the checkout connector.py runs from, else
+  the wheel, folder or URL pip recorded for the installed distribution
+  (``direct_url.json``); when none is known they recommend ``--vendor``. With
+  ``vendor``, ``connector.py`` and ``server.py`` are copied from where the
+  imported modules live and the project depends only on msgspec, anyio and
+  httpcore.
+* The settings model holds the upstream ``base_url`` (and, for
+  ``multi_auth``, ``scim_url``) with no default: a request without them is a
+  "bad_request", never a call to a placeholder host.
 * A directory that exists and is not empty (hidden files count) is refused
   unless ``force``; with ``force`` the generated files replace files of the
   same path and everything else is left alone. Every file is written to a
@@ -54,17 +63,21 @@ import keyword
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import Final, NamedTuple
+
+# `python -m scaffold` runs this file as __main__, and `main` goes through
+# `connector.main`, which imports `scaffold`: alias this module first so that
+# the file runs once (one ScaffoldError, one set of templates).
+if __name__ == "__main__":
+    sys.modules.setdefault("scaffold", sys.modules["__main__"])
 
 import connector
-
-if TYPE_CHECKING:
-    import argparse
 
 __version__: Final = connector.__version__
 
@@ -92,7 +105,7 @@ _GIT_TIMEOUT: Final = 5.0
 # ---- Errors -------------------------------------------------------------------
 # Raising strategy: every refusal and every failure to write (an OSError
 # underneath) surfaces as one ScaffoldError with a message meant for the user;
-# `command` turns it into argparse's usage error (exit 2, no traceback).
+# `connector.main` turns it into argparse's usage error (exit 2, no traceback).
 
 
 class ScaffoldError(Exception):
@@ -173,6 +186,542 @@ def names_for(name: str) -> Names:
     title = " ".join(word[0].upper() + word[1:] for word in words)
     class_name = "".join(word[0].upper() + word[1:].lower() for word in words)
     return Names(package=package, app_id=app_id, title=title, class_name=class_name)
+
+
+# ---- Rendering ------------------------------------------------------------------
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string (escapes quotes, backslashes and control characters)."""
+    out = []
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_list(items: list[str]) -> str:
+    return ", ".join(_toml_string(item) for item in items)
+
+
+def render(
+    names: Names,
+    *,
+    author: str,
+    email: str,
+    vendor: bool = False,
+    multi_auth: bool = False,
+) -> dict[str, str]:
+    """The text files of a new project, by relative POSIX path (vendored modules excluded).
+
+    files = render(names_for("foo-bar"), author="Ada", email="ada@example.com")
+
+    `multi_auth` gives the two-credential connector (OAuth for the API, a SCIM
+    token for provisioning) instead of the one-token one.
+    """
+    fields = {
+        "package": names.package,
+        "app_id": names.app_id,
+        "title": names.title,
+        "class_name": names.class_name,
+        "base_url": f"https://api.{names.app_id}.example.com/v1",
+        "scim_url": f"https://api.{names.app_id}.example.com/scim/v2",
+        "distribution": DISTRIBUTION,
+        "version": __version__,
+    }
+    if vendor:
+        dependencies = list(_RUNTIME_DEPENDENCIES)
+        include = [names.package, "connector.py", "server.py"]
+        wheel_comment = (
+            "# The vendored library modules install at the top level, beside the package."
+        )
+        ruff_exclude = 'extend-exclude = ["connector.py", "server.py"]  # vendored\n'
+        install = _INSTALL_VENDORED.substitute(fields)
+    else:
+        dependencies = [f"{DISTRIBUTION}>={__version__}"]
+        include = [names.package]
+        wheel_comment = "# Only the package; tests and docs stay in the source tree."
+        ruff_exclude = ""
+        source = _library_source()
+        if source is None:
+            again_flags = " --multi-auth" if multi_auth else ""
+            install = _INSTALL_UNKNOWN.substitute(fields, again_flags=again_flags)
+        else:
+            install = _INSTALL_LIBRARY.substitute(fields, source=shlex.quote(source))
+    pyproject = _PYPROJECT.substitute(
+        fields,
+        author=_toml_string(author),
+        email=_toml_string(email),
+        dependencies=_toml_list(dependencies),
+        wheel_comment=wheel_comment,
+        wheel_include=_toml_list(include),
+        ruff_exclude=ruff_exclude,
+    )
+    layout_entries = {
+        Template(path).substitute(fields): Template(text).substitute(fields)
+        for path, text in _LAYOUT.items()
+        if vendor or path not in ("connector.py", "server.py")
+    }
+    width = max(len(path) for path in layout_entries) + 2
+    layout = "\n".join(f"{path:<{width}}{text}" for path, text in layout_entries.items())
+    readme = {
+        key: Template(text).substitute(fields)
+        for key, text in (_README_MULTI if multi_auth else _README_SINGLE).items()
+    }
+    package = names.package
+    return {
+        "pyproject.toml": pyproject,
+        "README.md": _README.substitute(
+            {**fields, **readme}, install_section=install, layout=layout
+        ),
+        ".gitignore": _GITIGNORE,
+        f"{package}/__init__.py": _INIT.substitute(fields),
+        f"{package}/__main__.py": _MAIN.substitute(fields),
+        f"{package}/integration.py": _integration(fields, multi_auth),
+        "tests/test_integration.py": _tests(fields, multi_auth),
+    }
+
+
+# Capabilities the multi-credential template implements: left out of its examples.
+_MULTI_IMPLEMENTS: Final = frozenset(("create_account", "delete_account"))
+
+
+def _integration(fields: dict[str, str], multi_auth: bool) -> str:
+    """integration.py: the template with the shared parts and the examples it lacks."""
+    examples = [
+        Template(text).substitute(fields)
+        for name, text in _EXAMPLES.items()
+        if not (multi_auth and name in _MULTI_IMPLEMENTS)
+    ]
+    template = _MULTI_INTEGRATION if multi_auth else _INTEGRATION
+    return template.substitute(
+        fields,
+        upstream=_UPSTREAM,
+        helpers=_HELPERS,
+        list_accounts=_LIST_ACCOUNTS.substitute(fields),
+        examples="\n\n".join(examples),
+    )
+
+
+def _tests(fields: dict[str, str], multi_auth: bool) -> str:
+    """tests/test_integration.py, with the fake upstream (and SCIM, for multi_auth)."""
+    fake_api = _FAKE_API.substitute(
+        fields,
+        scim_route=_SCIM_ROUTE if multi_auth else "",
+        scim_methods=_SCIM_METHODS if multi_auth else "",
+    )
+    template = _MULTI_TESTS if multi_auth else _TESTS
+    return template.substitute(fields, fake_api=fake_api, sample_requests=_SAMPLE_REQUESTS)
+
+
+# ---- Author, email and the vendored modules ---------------------------------------
+
+
+def _git_config(key: str, cwd: Path) -> str | None:
+    """`git config --get key` run in `cwd`; None when git is missing, slow or unset."""
+    try:
+        done = subprocess.run(
+            ["git", "config", "--get", key],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,  # never wait for input
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = done.stdout.strip() if done.returncode == 0 else ""
+    return value or None
+
+
+def _acceptable(author: str, email: str) -> bool:
+    """Whether packaging tools take this author and email (hatchling checks both so)."""
+    from email.headerregistry import Address
+
+    try:
+        Address(display_name=author, addr_spec=email)
+    except Exception:  # HeaderParseError, a defect (ValueError), IndexError, ...
+        return False
+    return True
+
+
+def _author_and_email(author: str | None, email: str | None, where: Path) -> tuple[str, str]:
+    """The arguments if given (refused if unusable), else git config, else placeholders."""
+    if author and not _acceptable(author.strip(), _DEFAULT_EMAIL):
+        raise ScaffoldError(f"author {author!r} cannot be used: no line breaks, please")
+    if email and not _acceptable(_DEFAULT_AUTHOR, email.strip()):
+        raise ScaffoldError(f"email {email!r} is not an address such as name@example.com")
+    if not author:
+        found = _git_config("user.name", where)
+        author = found if found and _acceptable(found, _DEFAULT_EMAIL) else _DEFAULT_AUTHOR
+    if not email:
+        found = _git_config("user.email", where)
+        email = found if found and _acceptable(_DEFAULT_AUTHOR, found) else _DEFAULT_EMAIL
+    return author.strip(), email.strip()
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd()
+
+
+def _vendored_sources() -> dict[str, Path]:
+    """connector.py and server.py as imported here: what `vendor` copies."""
+    import importlib.util
+
+    found: dict[str, Path] = {}
+    core = getattr(connector, "__file__", None)
+    if not core or not core.endswith(".py") or not os.path.isfile(core):
+        raise ScaffoldError(f"--vendor needs connector.py as a source file (found {core!r})")
+    found["connector.py"] = Path(core)
+    # server.py beside connector.py first: an unrelated server.py in the current
+    # folder (first on sys.path under `python -m`) must not be vendored instead.
+    beside = Path(core).with_name("server.py")
+    if beside.is_file():
+        found["server.py"] = beside
+    else:
+        module = sys.modules.get("server")
+        origin = getattr(module, "__file__", None)
+        if origin is None:
+            spec = importlib.util.find_spec("server")
+            origin = spec.origin if spec is not None else None
+        if not origin or not origin.endswith(".py") or not os.path.isfile(origin):
+            raise ScaffoldError("--vendor needs server.py; it is not importable here")
+        found["server.py"] = Path(origin)
+    return found
+
+
+# ---- Writing ------------------------------------------------------------------------
+# Files go to a staging folder first (beside a new target, inside an existing
+# one: the same file system either way, so moves are renames). A new target is
+# then one rename of the staging folder; an existing one gets each file moved
+# in, replaced files kept aside until the end. Any failure undoes the moves,
+# puts replaced files back and removes the staging folder and any folder made.
+
+
+# ("dir", folder made, None) or ("file", destination, where the replaced file waits | None)
+_Undo = tuple[str, Path, Path | None]
+
+
+class _Created(NamedTuple):
+    files: list[Path]
+    replaced: list[Path]
+
+
+def _write_file(path: Path, data: str | bytes) -> None:
+    """Writes one staged file (tests patch it to simulate a full disk)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(data)
+
+
+def _make_staging(parent: Path, stem: str) -> Path:
+    # os.mkdir (not mkdtemp) so that the folder gets the umask's permissions:
+    # for a new target it becomes the project folder itself.
+    for _ in range(100):
+        path = parent / f".{stem}.scaffold-{secrets.token_hex(4)}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"cannot create a staging folder in {parent}")
+
+
+def _check_target(target: Path, relative: list[str], force: bool) -> list[str]:
+    """Refusals that need no writing; returns the relative paths that would be replaced."""
+    if target.exists() and not target.is_dir():
+        raise ScaffoldError(f"{target} exists and is not a directory")
+    if not target.exists():
+        for ancestor in target.parents:
+            if ancestor.exists():
+                if not ancestor.is_dir():
+                    raise ScaffoldError(f"cannot create {target}: {ancestor} is not a directory")
+                break
+        return []
+    entries = sorted(entry.name for entry in target.iterdir())
+    if entries and not force:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise ScaffoldError(
+            f"{target} is not empty ({shown}); use --force to write into it "
+            "(generated files replace files of the same name, others are left alone)"
+        )
+    replaced = []
+    for rel in relative:
+        dest = target / rel
+        for parent in reversed(Path(rel).parents[:-1]):
+            node = target / parent
+            if (node.exists() or node.is_symlink()) and not node.is_dir():
+                raise ScaffoldError(f"cannot write {dest}: {node} is not a directory")
+        if dest.is_dir() and not dest.is_symlink():
+            raise ScaffoldError(f"cannot write {dest}: it is a directory")
+        if dest.exists() or dest.is_symlink():
+            replaced.append(rel)
+    return replaced
+
+
+def _move_into(staging: Path, target: Path, relative: list[str], undo: list[_Undo]) -> None:
+    """Moves each staged file into the existing `target`, recording how to undo it."""
+    backups = staging / ".replaced"
+    for rel in relative:
+        dest = target / rel
+        for parent in reversed(Path(rel).parents[:-1]):
+            node = target / parent
+            if not node.is_dir():
+                os.mkdir(node)
+                undo.append(("dir", node, None))
+        backup: Path | None = None
+        if dest.exists() or dest.is_symlink():
+            backup = backups / rel
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(dest, backup)
+        undo.append(("file", dest, backup))
+        os.replace(staging / rel, dest)
+
+
+def _undo(undo: list[_Undo]) -> None:
+    for kind, path, backup in reversed(undo):
+        with contextlib.suppress(OSError):  # best effort: undo the rest regardless
+            if kind == "dir":
+                os.rmdir(path)
+            elif backup is not None:
+                os.replace(backup, path)
+            elif path.exists() or path.is_symlink():
+                os.remove(path)
+
+
+def _create(
+    name: str,
+    directory: str | os.PathLike[str],
+    *,
+    author: str | None,
+    email: str | None,
+    force: bool,
+    vendor: bool,
+    multi_auth: bool = False,
+) -> _Created:
+    names = names_for(name)
+    target = Path(directory).absolute()
+    author, email = _author_and_email(author, email, _existing_ancestor(target))
+    rendered = render(names, author=author, email=email, vendor=vendor, multi_auth=multi_auth)
+    files: dict[str, str | bytes] = dict(rendered)
+    sources = _vendored_sources() if vendor else {}
+    relative = sorted([*files, *sources])
+    replaced = _check_target(target, relative, force)
+
+    made: list[Path] = []  # folders above a new target, created here
+    undo: list[_Undo] = []  # moves into an existing target
+    staging: Path | None = None
+    try:
+        existed = target.is_dir()
+        if not existed:
+            for ancestor in reversed(target.parents):
+                if not ancestor.is_dir():
+                    os.mkdir(ancestor)
+                    made.append(ancestor)
+        staging = _make_staging(target if existed else target.parent, target.name or "project")
+        for rel in relative:
+            data = sources[rel].read_bytes() if rel in sources else files[rel]
+            _write_file(staging / rel, data)
+        if existed:
+            _move_into(staging, target, relative, undo)
+            shutil.rmtree(staging, ignore_errors=True)  # with the replaced files
+        else:
+            os.rename(staging, target)  # the staging folder becomes the project
+        staging = None
+    except BaseException as exc:
+        _undo(undo)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            if exc.filename:
+                reason += f": {exc.filename}"
+            raise ScaffoldError(
+                f"could not create {target} ({reason}); nothing was left behind"
+            ) from exc
+        raise
+    return _Created(
+        files=[target / rel for rel in relative], replaced=[target / rel for rel in replaced]
+    )
+
+
+def create(
+    name: str,
+    directory: str | os.PathLike[str],
+    *,
+    author: str | None = None,
+    email: str | None = None,
+    force: bool = False,
+    vendor: bool = False,
+    multi_auth: bool = False,
+) -> list[Path]:
+    """Writes a new connector project into `directory`; returns the files' absolute paths.
+
+    create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com", vendor=True)
+
+    `multi_auth` writes the two-credential connector (see `render`).
+
+    Raises ScaffoldError (nothing written) for a bad name or a non-empty folder
+    without `force`, and (nothing left behind) when writing fails.
+    """
+    created = _create(
+        name,
+        directory,
+        author=author,
+        email=email,
+        force=force,
+        vendor=vendor,
+        multi_auth=multi_auth,
+    )
+    return created.files
+
+
+# ---- CLI ------------------------------------------------------------------------------
+
+
+def command(
+    name: str,
+    directory: str | os.PathLike[str],
+    *,
+    author: str | None = None,
+    email: str | None = None,
+    force: bool = False,
+    vendor: bool = False,
+    multi_auth: bool = False,
+) -> int:
+    """`python -m connector scaffold NAME DIRECTORY ...`: creates, prints what next, returns 0.
+
+    command("foo-bar", "./foo-bar", author=None, email=None, force=False, vendor=False)
+
+    Plain values in, so that no argparse Namespace crosses modules. A refusal or
+    a failure to write raises ScaffoldError (nothing left behind), whose message
+    is meant for the user: `connector.main` makes it a usage error (exit 2).
+    """
+    created = _create(
+        name,
+        directory,
+        author=author,
+        email=email,
+        force=force,
+        vendor=vendor,
+        multi_auth=multi_auth,
+    )
+    names = names_for(name)
+    root = Path(directory).absolute()
+    lines = [f"Created the {names.title} connector in {os.fspath(directory)}:"]
+    replaced = set(created.replaced)
+    for path in created.files:
+        note = "  (replaced)" if path in replaced else ""
+        lines.append(f"  {path.relative_to(root).as_posix()}{note}")
+    lines += ["", "Next:"]
+    source = None if vendor else _library_source()
+    if not vendor and source is None:
+        again = [name, os.fspath(directory), "--vendor", "--force"]
+        if multi_auth:
+            again.append("--multi-auth")
+        for flag, value in (("--author", author), ("--email", email)):
+            if value:
+                again += [flag, value]
+        lines += [
+            f"  # {DISTRIBUTION} is not on PyPI, and where this copy was installed from is",
+            "  # unknown: carry its two modules inside the project instead, with",
+            "  python -m connector scaffold " + " ".join(map(shlex.quote, again)),
+            f"  # (or pip install a {DISTRIBUTION} checkout or wheel after activating the venv).",
+        ]
+    lines.append(f"  cd {shlex.quote(os.fspath(directory))}")
+    lines.append("  python -m venv .venv && . .venv/bin/activate")
+    if source is not None:
+        lines.append(f"  pip install {shlex.quote(source)}")
+    lines += [
+        "  pip install -e '.[test]'",
+        "  pytest",
+        f"  {names.app_id} info --pretty",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _library_source() -> str | None:
+    """What `pip install` takes to install this library here, or None when unknown.
+
+    The checkout connector.py runs from (a pyproject.toml naming DISTRIBUTION
+    beside it: a clone, or an editable install), else where the installed
+    distribution came from, as pip recorded it in its direct_url.json (PEP 610).
+    An install from an index records nothing (and the library is not on PyPI);
+    a vendored copy belongs to no distribution: None, and the printed steps and
+    the README recommend `--vendor`.
+    """
+    import tomllib
+
+    core = getattr(connector, "__file__", None)
+    if not core:
+        return None
+    here = Path(core).absolute().parent
+    try:
+        with open(here / "pyproject.toml", "rb") as file:
+            if tomllib.load(file).get("project", {}).get("name") == DISTRIBUTION:
+                return str(here)
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        pass
+    return _installed_source(Path(core))
+
+
+def _installed_source(core: Path) -> str | None:
+    """The install source of the distribution that `core` (connector.py) belongs to."""
+    import importlib.metadata
+    import json
+    from urllib.parse import urlsplit, urlunsplit
+    from urllib.request import url2pathname
+
+    try:
+        dist = importlib.metadata.distribution(DISTRIBUTION)
+        # Only the distribution this connector.py was installed by (not another
+        # copy elsewhere on the path, nor one that a vendored copy shadows).
+        if Path(str(dist.locate_file("connector.py"))).resolve() != core.resolve():
+            return None
+        info = json.loads(dist.read_text("direct_url.json") or "null")
+    except (importlib.metadata.PackageNotFoundError, OSError, ValueError):
+        return None
+    url = info.get("url") if isinstance(info, dict) else None
+    if not isinstance(url, str) or not url:
+        return None
+    parts = urlsplit(url)
+    if parts.password:  # credentials stay out of what is printed and written
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        url = urlunsplit(parts)
+    subdirectory = info.get("subdirectory")
+    fragment = f"#subdirectory={subdirectory}" if isinstance(subdirectory, str) else ""
+    vcs = info.get("vcs_info")
+    if isinstance(vcs, dict) and isinstance(vcs.get("vcs"), str):
+        revision = vcs.get("commit_id") or vcs.get("requested_revision")
+        at = f"@{revision}" if isinstance(revision, str) and revision else ""
+        return f"{DISTRIBUTION} @ {vcs['vcs']}+{url}{at}{fragment}"
+    if parts.scheme == "file":
+        path = Path(url2pathname(parts.path))
+        if isinstance(subdirectory, str):
+            path /= subdirectory
+        return str(path) if path.exists() else None  # a wheel or folder since removed: None
+    if parts.scheme in ("http", "https"):
+        return f"{DISTRIBUTION} @ {url}{fragment}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m scaffold NAME DIRECTORY ...`: the same as `python -m connector scaffold`."""
+    return connector.main(["scaffold", *(sys.argv[1:] if argv is None else argv)])
 
 
 # ---- Templates --------------------------------------------------------------------
@@ -295,8 +844,6 @@ from connector import (
     ErrorCode,
     FoundAccountData,
     HTTPClient,
-    HTTPHandler,
-    HTTPStatusError,
     Integration,
     InvalidPageTokenError,
     ListAccountsRequest,
@@ -321,9 +868,13 @@ MAX_PAGE_SIZE = 500
 
 
 class ${class_name}Settings(msgspec.Struct, kw_only=True):
-    """Per-tenant settings: the `settings` object of each request envelope."""
+    """Per-tenant settings: the `settings` object of each request envelope.
 
-    base_url: str = "$base_url"
+    Required, with no default: a request without them is a "bad_request"
+    naming the missing field, before any capability runs.
+    """
+
+    base_url: str  # the tenant's API root, such as "https://api.example.com/v1"
 
 
 integration = Integration(
@@ -331,7 +882,6 @@ integration = Integration(
     version=__version__,
     auth=TokenCredential,
     settings_model=${class_name}Settings,
-    exception_handlers=[(HTTPStatusError, HTTPHandler, None)],
     description_data=DescriptionData(
         user_friendly_name="$title",
         description="Identity governance for $title.",
@@ -754,8 +1304,6 @@ from connector import (
     ErrorCode,
     FoundAccountData,
     HTTPClient,
-    HTTPHandler,
-    HTTPStatusError,
     Integration,
     InvalidPageTokenError,
     InvalidValueError,
@@ -783,10 +1331,14 @@ SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 class ${class_name}Settings(msgspec.Struct, kw_only=True):
-    """Per-tenant settings: the `settings` object of each request envelope."""
+    """Per-tenant settings: the `settings` object of each request envelope.
 
-    base_url: str = "$base_url"
-    scim_url: str = "$scim_url"
+    Required, with no defaults: a request without them is a "bad_request"
+    naming the missing field, before any capability runs.
+    """
+
+    base_url: str  # the tenant's API root, such as "https://api.example.com/v1"
+    scim_url: str  # its SCIM 2.0 root, such as "https://api.example.com/scim/v2"
 
 
 integration = Integration(
@@ -810,7 +1362,6 @@ integration = Integration(
     # Only the OAuth token, or both (without it, the non-optional ids: oauth).
     allowed_credentials=[("oauth",), ("oauth", "scim")],
     settings_model=${class_name}Settings,
-    exception_handlers=[(HTTPStatusError, HTTPHandler, None)],
     description_data=DescriptionData(
         user_friendly_name="$title",
         description="Identity governance for $title.",
@@ -1120,16 +1671,14 @@ import pytest
 from connector import MockTransport, Request, Response
 
 from $package import integration as integration_module
-from $package.integration import (
-    ${class_name}Settings,
-    integration,
-)
+from $package.integration import integration
 
 APP_ID = integration.app_id
 TOKEN = "test-token-1234"
 TENANT = "acme"
-SETTINGS = ${class_name}Settings()
-API_PATH = urlsplit(SETTINGS.base_url).path.rstrip("/")
+# The settings have no defaults: every request carries the tenant's URL.
+SETTINGS = {"base_url": "$base_url"}
+API_PATH = urlsplit(SETTINGS["base_url"]).path.rstrip("/")
 
 
 $fake_api
@@ -1142,8 +1691,9 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
 
 
 def envelope(payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    """A request envelope carrying the test token; `fields` adds page, settings, ..."""
-    return {"auth": {"token": {"token": TOKEN}}, "request": payload or {}, **fields}
+    """A request envelope with the test token and SETTINGS; `fields` adds page, settings, ..."""
+    body = {"auth": {"token": {"token": TOKEN}}, "request": payload or {}, "settings": SETTINGS}
+    return {**body, **fields}
 
 
 def call(capability: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -1251,6 +1801,15 @@ def test_info_lists_the_capabilities() -> None:
     assert "base_url" in str(info.request_settings_schema)
 
 
+def test_a_request_without_settings_is_a_bad_request(upstream: FakeApi) -> None:
+    body = envelope()
+    del body["settings"]
+    error = error_of(call("list_accounts", body))
+    assert error["error_code"] == "bad_request"
+    assert "base_url" in error["message"]
+    assert upstream.requests == []  # refused before the capability ran
+
+
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     request = msgspec.json.encode(envelope()).decode()
     with pytest.raises(SystemExit) as exited:
@@ -1280,18 +1839,19 @@ import pytest
 from connector import MockTransport, Request, Response
 
 from $package import integration as integration_module
-from $package.integration import (
-    ${class_name}Settings,
-    integration,
-)
+from $package.integration import integration
 
 APP_ID = integration.app_id
 TOKEN = "test-access-token-1234"  # the OAuth access token
 SCIM_TOKEN = "test-scim-token-5678"
 TENANT = "acme"
-SETTINGS = ${class_name}Settings()
-API_PATH = urlsplit(SETTINGS.base_url).path.rstrip("/")
-SCIM_PATH = urlsplit(SETTINGS.scim_url).path.rstrip("/")
+# The settings have no defaults: every request carries the tenant's URLs.
+SETTINGS = {
+    "base_url": "$base_url",
+    "scim_url": "$scim_url",
+}
+API_PATH = urlsplit(SETTINGS["base_url"]).path.rstrip("/")
+SCIM_PATH = urlsplit(SETTINGS["scim_url"]).path.rstrip("/")
 SCIM_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 OAUTH = {"id": "oauth", "oauth": {"access_token": TOKEN}}
@@ -1312,8 +1872,12 @@ def envelope(
     credentials: Sequence[dict[str, Any]] = (OAUTH, SCIM),
     **fields: Any,
 ) -> dict[str, Any]:
-    """A request envelope with both test credentials (or those given); `fields` adds page, ..."""
-    return {"credentials": list(credentials), "request": payload or {}, **fields}
+    """A request envelope with the test credentials (or those given) and SETTINGS.
+
+    `fields` adds page, replaces settings, ...
+    """
+    body = {"credentials": list(credentials), "request": payload or {}, "settings": SETTINGS}
+    return {**body, **fields}
 
 
 def call(capability: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -1422,7 +1986,7 @@ def test_a_wrong_oauth_token_is_unauthorized() -> None:
 def test_credentials_the_connector_does_not_take_are_a_bad_request(
     upstream: FakeApi, body: dict[str, Any], named: str | None
 ) -> None:
-    error = error_of(call("list_accounts", {"request": {}, **body}))
+    error = error_of(call("list_accounts", {"request": {}, "settings": SETTINGS, **body}))
     assert error["error_code"] == "bad_request"
     assert named is None or named in error["message"], error["message"]
     assert error["raised_by"] is None  # refused before the capability ran
@@ -1442,7 +2006,8 @@ def test_validate_credential_config(
     upstream: FakeApi, credential: dict[str, Any], valid: bool
 ) -> None:
     # No credentials and no upstream call: the platform checks what a user typed in.
-    body = call("validate_credential_config", {"request": {"credential": credential}})
+    check = {"request": {"credential": credential}, "settings": SETTINGS}
+    body = call("validate_credential_config", check)
     assert body["response"]["valid"] is valid, body
     assert bool(body["response"]["validation_errors"]) is not valid
     assert upstream.requests == []
@@ -1461,6 +2026,15 @@ def test_info_lists_the_capabilities_and_both_credentials() -> None:
     assert [entry["id"] for entry in info.credentials_schema] == ["oauth", "scim"]
     assert info.authentication_schema == {}
     assert "scim_url" in str(info.request_settings_schema)
+
+
+@pytest.mark.parametrize("missing", ["base_url", "scim_url"])
+def test_a_request_without_a_setting_is_a_bad_request(upstream: FakeApi, missing: str) -> None:
+    settings = {key: value for key, value in SETTINGS.items() if key != missing}
+    error = error_of(call("list_accounts", envelope(settings=settings)))
+    assert error["error_code"] == "bad_request"
+    assert missing in error["message"]
+    assert upstream.requests == []  # refused before the capability ran
 
 
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -1575,12 +2149,16 @@ _README_SINGLE: Final = {
         "pagination, an upstream 401, 404 and 429 becoming error envelopes with their\n"
         "metadata, and every registered capability."
     ),
-    "sample_request": '{"auth": {"token": {"token": "TOKEN"}}, "request": {}}',
+    "sample_request": (
+        '{"auth": {"token": {"token": "TOKEN"}}, "request": {}, '
+        '"settings": {"base_url": "https://api.example.com/v1"}}'
+    ),
     "request_text": """\
 A request envelope carries the credential (`auth`), the capability's payload
-(`request`), optionally `page` (`{"token": ..., "size": ...}`) and `settings`.
-The settings model (`${class_name}Settings`) holds the upstream `base_url`;
-the default is a placeholder, so send the tenant's real URL:
+(`request`), the tenant's `settings` and optionally `page`
+(`{"token": ..., "size": ...}`). The settings model (`${class_name}Settings`)
+holds the upstream `base_url`, which has no default: a request without it is a
+`bad_request` naming it.
 
 ```json
 {"auth": {"token": {"token": "TOKEN"}},
@@ -1590,8 +2168,8 @@ the default is a placeholder, so send the tenant's real URL:
 ```""",
     "default_capabilities": "`app_info` (its OpenAPI document) and `probe_integration`",
     "next_steps": """\
-Next steps: point `${class_name}Settings.base_url` and the structs of
-`$package/integration.py` at the real $title API; uncomment the other
+Next steps: fit `${class_name}Settings` and the structs of
+`$package/integration.py` to the real $title API; uncomment the other
 capabilities it supports (each lists the names to import); teach `FakeApi` in
 the tests to answer them.""",
 }
@@ -1605,7 +2183,9 @@ _README_MULTI: Final = {
         "and every registered capability."
     ),
     "sample_request": (
-        '{"credentials": [{"id": "oauth", "oauth": {"access_token": "TOKEN"}}], "request": {}}'
+        '{"credentials": [{"id": "oauth", "oauth": {"access_token": "TOKEN"}}], "request": {}, '
+        '"settings": {"base_url": "https://api.example.com/v1", '
+        '"scim_url": "https://api.example.com/scim/v2"}}'
     ),
     "request_text": """\
 The connector takes two credentials, by id, in the envelope's `credentials`
@@ -1613,10 +2193,10 @@ list (not `auth`): `oauth`, an OAuth access token for the $title API, which
 every call needs, and `scim`, a SCIM bearer token, which `create_account` and
 `delete_account` need. A request carries `oauth` alone or both; any other set
 is a `bad_request` naming what is missing. Besides `credentials`, an envelope
-carries the capability's payload (`request`), optionally `page`
-(`{"token": ..., "size": ...}`) and `settings`. The settings model
-(`${class_name}Settings`) holds the upstream `base_url` and `scim_url`; the
-defaults are placeholders, so send the tenant's real URLs:
+carries the capability's payload (`request`), the tenant's `settings` and
+optionally `page` (`{"token": ..., "size": ...}`). The settings model
+(`${class_name}Settings`) holds the upstream `base_url` and `scim_url`, which
+have no defaults: a request without one is a `bad_request` naming it.
 
 ```json
 {"credentials": [{"id": "oauth", "oauth": {"access_token": "ACCESS_TOKEN"}},
@@ -1628,13 +2208,13 @@ defaults are placeholders, so send the tenant's real URLs:
 
 `validate_credential_config` checks one credential as a user typed it in,
 without calling the upstream: `{"request": {"credential": {"id": "scim",
-"token": {"token": "..."}}}}` answers `{"valid": ..., "validation_errors":
-[...]}`. `info` describes both in `credentials_schema`.""",
+"token": {"token": "..."}}}, "settings": {...}}` answers `{"valid": ...,
+"validation_errors": [...]}`. `info` describes both in `credentials_schema`.""",
     "default_capabilities": "`app_info` (its OpenAPI document), `probe_integration` and\n"
     "`validate_credential_config`",
     "next_steps": """\
-Next steps: point `${class_name}Settings.base_url`, `scim_url` and the structs
-of `$package/integration.py` at the real $title API; uncomment the other
+Next steps: fit `${class_name}Settings` and the structs of
+`$package/integration.py` to the real $title API; uncomment the other
 capabilities it supports (each lists the names to import); teach `FakeApi` in
 the tests to answer them.""",
 }
@@ -1644,17 +2224,41 @@ _INSTALL_LIBRARY: Final = Template(
 ## Install
 
 This project depends on `$distribution` (the connector library), which is not
-on PyPI: install it first from its checkout or a wheel built from it, then
-this project with its test extra.
+on PyPI: install it first (below, from where the copy that scaffolded this
+project came from; any checkout of it, or a wheel built from one, will do),
+then this project with its test extra.
 
 ```sh
 python -m venv .venv && . .venv/bin/activate
-pip install /path/to/$distribution   # its checkout, or a $distribution-*.whl
+pip install $source
 pip install -e '.[test]'
 ```
 
 (Or scaffold again with `--vendor` to carry the library's two modules inside
 the project instead.)"""
+)
+
+# The README's install section when the library's install source is unknown.
+_INSTALL_UNKNOWN: Final = Template(
+    """\
+## Install
+
+This project depends on `$distribution` (the connector library), which is not
+on PyPI, and where the copy that scaffolded this project was installed from is
+unknown. Either carry the library's two modules inside the project (they need
+only msgspec, anyio and httpcore), scaffolding again here with `--vendor`:
+
+```sh
+python -m connector scaffold $app_id . --vendor --force$again_flags
+```
+
+or install `$distribution` into the venv first, from a checkout of it or a wheel
+built from one (`pip install CHECKOUT_OR_WHEEL`). Then:
+
+```sh
+python -m venv .venv && . .venv/bin/activate
+pip install -e '.[test]'
+```"""
 )
 
 _INSTALL_VENDORED: Final = Template(
@@ -1683,461 +2287,7 @@ _LAYOUT: Final = {
 }
 
 
-# ---- Rendering ------------------------------------------------------------------
-
-
-def _toml_string(value: str) -> str:
-    """A TOML basic string (escapes quotes, backslashes and control characters)."""
-    out = []
-    for ch in value:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_list(items: list[str]) -> str:
-    return ", ".join(_toml_string(item) for item in items)
-
-
-def render(
-    names: Names,
-    *,
-    author: str,
-    email: str,
-    vendor: bool = False,
-    multi_auth: bool = False,
-) -> dict[str, str]:
-    """The text files of a new project, by relative POSIX path (vendored modules excluded).
-
-    files = render(names_for("foo-bar"), author="Ada", email="ada@example.com")
-
-    `multi_auth` gives the two-credential connector (OAuth for the API, a SCIM
-    token for provisioning) instead of the one-token one.
-    """
-    fields = {
-        "package": names.package,
-        "app_id": names.app_id,
-        "title": names.title,
-        "class_name": names.class_name,
-        "base_url": f"https://api.{names.app_id}.example.com/v1",
-        "scim_url": f"https://api.{names.app_id}.example.com/scim/v2",
-        "distribution": DISTRIBUTION,
-        "version": __version__,
-    }
-    if vendor:
-        dependencies = list(_RUNTIME_DEPENDENCIES)
-        include = [names.package, "connector.py", "server.py"]
-        wheel_comment = (
-            "# The vendored library modules install at the top level, beside the package."
-        )
-        ruff_exclude = 'extend-exclude = ["connector.py", "server.py"]  # vendored\n'
-        install = _INSTALL_VENDORED.substitute(fields)
-    else:
-        dependencies = [f"{DISTRIBUTION}>={__version__}"]
-        include = [names.package]
-        wheel_comment = "# Only the package; tests and docs stay in the source tree."
-        ruff_exclude = ""
-        install = _INSTALL_LIBRARY.substitute(fields)
-    pyproject = _PYPROJECT.substitute(
-        fields,
-        author=_toml_string(author),
-        email=_toml_string(email),
-        dependencies=_toml_list(dependencies),
-        wheel_comment=wheel_comment,
-        wheel_include=_toml_list(include),
-        ruff_exclude=ruff_exclude,
-    )
-    layout_entries = {
-        Template(path).substitute(fields): Template(text).substitute(fields)
-        for path, text in _LAYOUT.items()
-        if vendor or path not in ("connector.py", "server.py")
-    }
-    width = max(len(path) for path in layout_entries) + 2
-    layout = "\n".join(f"{path:<{width}}{text}" for path, text in layout_entries.items())
-    readme = {
-        key: Template(text).substitute(fields)
-        for key, text in (_README_MULTI if multi_auth else _README_SINGLE).items()
-    }
-    package = names.package
-    return {
-        "pyproject.toml": pyproject,
-        "README.md": _README.substitute(
-            {**fields, **readme}, install_section=install, layout=layout
-        ),
-        ".gitignore": _GITIGNORE,
-        f"{package}/__init__.py": _INIT.substitute(fields),
-        f"{package}/__main__.py": _MAIN.substitute(fields),
-        f"{package}/integration.py": _integration(fields, multi_auth),
-        "tests/test_integration.py": _tests(fields, multi_auth),
-    }
-
-
-# Capabilities the multi-credential template implements: left out of its examples.
-_MULTI_IMPLEMENTS: Final = frozenset(("create_account", "delete_account"))
-
-
-def _integration(fields: dict[str, str], multi_auth: bool) -> str:
-    """integration.py: the template with the shared parts and the examples it lacks."""
-    examples = [
-        Template(text).substitute(fields)
-        for name, text in _EXAMPLES.items()
-        if not (multi_auth and name in _MULTI_IMPLEMENTS)
-    ]
-    template = _MULTI_INTEGRATION if multi_auth else _INTEGRATION
-    return template.substitute(
-        fields,
-        upstream=_UPSTREAM,
-        helpers=_HELPERS,
-        list_accounts=_LIST_ACCOUNTS.substitute(fields),
-        examples="\n\n".join(examples),
-    )
-
-
-def _tests(fields: dict[str, str], multi_auth: bool) -> str:
-    """tests/test_integration.py, with the fake upstream (and SCIM, for multi_auth)."""
-    fake_api = _FAKE_API.substitute(
-        fields,
-        scim_route=_SCIM_ROUTE if multi_auth else "",
-        scim_methods=_SCIM_METHODS if multi_auth else "",
-    )
-    template = _MULTI_TESTS if multi_auth else _TESTS
-    return template.substitute(fields, fake_api=fake_api, sample_requests=_SAMPLE_REQUESTS)
-
-
-# ---- Author, email and the vendored modules ---------------------------------------
-
-
-def _git_config(key: str, cwd: Path) -> str | None:
-    """`git config --get key` run in `cwd`; None when git is missing, slow or unset."""
-    try:
-        done = subprocess.run(
-            ["git", "config", "--get", key],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,  # never wait for input
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    value = done.stdout.strip() if done.returncode == 0 else ""
-    return value or None
-
-
-def _acceptable(author: str, email: str) -> bool:
-    """Whether packaging tools take this author and email (hatchling checks both so)."""
-    from email.headerregistry import Address
-
-    try:
-        Address(display_name=author, addr_spec=email)
-    except Exception:  # HeaderParseError, a defect (ValueError), IndexError, ...
-        return False
-    return True
-
-
-def _author_and_email(author: str | None, email: str | None, where: Path) -> tuple[str, str]:
-    """The arguments if given (refused if unusable), else git config, else placeholders."""
-    if author and not _acceptable(author.strip(), _DEFAULT_EMAIL):
-        raise ScaffoldError(f"author {author!r} cannot be used: no line breaks, please")
-    if email and not _acceptable(_DEFAULT_AUTHOR, email.strip()):
-        raise ScaffoldError(f"email {email!r} is not an address such as name@example.com")
-    if not author:
-        found = _git_config("user.name", where)
-        author = found if found and _acceptable(found, _DEFAULT_EMAIL) else _DEFAULT_AUTHOR
-    if not email:
-        found = _git_config("user.email", where)
-        email = found if found and _acceptable(_DEFAULT_AUTHOR, found) else _DEFAULT_EMAIL
-    return author.strip(), email.strip()
-
-
-def _existing_ancestor(path: Path) -> Path:
-    for candidate in (path, *path.parents):
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd()
-
-
-def _vendored_sources() -> dict[str, Path]:
-    """connector.py and server.py as imported here: what `vendor` copies."""
-    import importlib.util
-
-    found: dict[str, Path] = {}
-    core = getattr(connector, "__file__", None)
-    if not core or not core.endswith(".py") or not os.path.isfile(core):
-        raise ScaffoldError(f"--vendor needs connector.py as a source file (found {core!r})")
-    found["connector.py"] = Path(core)
-    # server.py beside connector.py first: an unrelated server.py in the current
-    # folder (first on sys.path under `python -m`) must not be vendored instead.
-    beside = Path(core).with_name("server.py")
-    if beside.is_file():
-        found["server.py"] = beside
-    else:
-        module = sys.modules.get("server")
-        origin = getattr(module, "__file__", None)
-        if origin is None:
-            spec = importlib.util.find_spec("server")
-            origin = spec.origin if spec is not None else None
-        if not origin or not origin.endswith(".py") or not os.path.isfile(origin):
-            raise ScaffoldError("--vendor needs server.py; it is not importable here")
-        found["server.py"] = Path(origin)
-    return found
-
-
-# ---- Writing ------------------------------------------------------------------------
-# Files go to a staging folder first (beside a new target, inside an existing
-# one: the same file system either way, so moves are renames). A new target is
-# then one rename of the staging folder; an existing one gets each file moved
-# in, replaced files kept aside until the end. Any failure undoes the moves,
-# puts replaced files back and removes the staging folder and any folder made.
-
-
-# ("dir", folder made, None) or ("file", destination, where the replaced file waits | None)
-_Undo = tuple[str, Path, Path | None]
-
-
-class _Created(NamedTuple):
-    files: list[Path]
-    replaced: list[Path]
-
-
-def _write_file(path: Path, data: str | bytes) -> None:
-    """Writes one staged file (tests patch it to simulate a full disk)."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as file:
-        file.write(data)
-
-
-def _make_staging(parent: Path, stem: str) -> Path:
-    # os.mkdir (not mkdtemp) so that the folder gets the umask's permissions:
-    # for a new target it becomes the project folder itself.
-    for _ in range(100):
-        path = parent / f".{stem}.scaffold-{secrets.token_hex(4)}"
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            continue
-        return path
-    raise FileExistsError(f"cannot create a staging folder in {parent}")
-
-
-def _check_target(target: Path, relative: list[str], force: bool) -> list[str]:
-    """Refusals that need no writing; returns the relative paths that would be replaced."""
-    if target.exists() and not target.is_dir():
-        raise ScaffoldError(f"{target} exists and is not a directory")
-    if not target.exists():
-        for ancestor in target.parents:
-            if ancestor.exists():
-                if not ancestor.is_dir():
-                    raise ScaffoldError(f"cannot create {target}: {ancestor} is not a directory")
-                break
-        return []
-    entries = sorted(entry.name for entry in target.iterdir())
-    if entries and not force:
-        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-        raise ScaffoldError(
-            f"{target} is not empty ({shown}); use --force to write into it "
-            "(generated files replace files of the same name, others are left alone)"
-        )
-    replaced = []
-    for rel in relative:
-        dest = target / rel
-        for parent in reversed(Path(rel).parents[:-1]):
-            node = target / parent
-            if (node.exists() or node.is_symlink()) and not node.is_dir():
-                raise ScaffoldError(f"cannot write {dest}: {node} is not a directory")
-        if dest.is_dir() and not dest.is_symlink():
-            raise ScaffoldError(f"cannot write {dest}: it is a directory")
-        if dest.exists() or dest.is_symlink():
-            replaced.append(rel)
-    return replaced
-
-
-def _move_into(staging: Path, target: Path, relative: list[str], undo: list[_Undo]) -> None:
-    """Moves each staged file into the existing `target`, recording how to undo it."""
-    backups = staging / ".replaced"
-    for rel in relative:
-        dest = target / rel
-        for parent in reversed(Path(rel).parents[:-1]):
-            node = target / parent
-            if not node.is_dir():
-                os.mkdir(node)
-                undo.append(("dir", node, None))
-        backup: Path | None = None
-        if dest.exists() or dest.is_symlink():
-            backup = backups / rel
-            backup.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(dest, backup)
-        undo.append(("file", dest, backup))
-        os.replace(staging / rel, dest)
-
-
-def _undo(undo: list[_Undo]) -> None:
-    for kind, path, backup in reversed(undo):
-        with contextlib.suppress(OSError):  # best effort: undo the rest regardless
-            if kind == "dir":
-                os.rmdir(path)
-            elif backup is not None:
-                os.replace(backup, path)
-            elif path.exists() or path.is_symlink():
-                os.remove(path)
-
-
-def _create(
-    name: str,
-    directory: str | os.PathLike[str],
-    *,
-    author: str | None,
-    email: str | None,
-    force: bool,
-    vendor: bool,
-    multi_auth: bool = False,
-) -> _Created:
-    names = names_for(name)
-    target = Path(directory).absolute()
-    author, email = _author_and_email(author, email, _existing_ancestor(target))
-    rendered = render(names, author=author, email=email, vendor=vendor, multi_auth=multi_auth)
-    files: dict[str, str | bytes] = dict(rendered)
-    sources = _vendored_sources() if vendor else {}
-    relative = sorted([*files, *sources])
-    replaced = _check_target(target, relative, force)
-
-    made: list[Path] = []  # folders above a new target, created here
-    undo: list[_Undo] = []  # moves into an existing target
-    staging: Path | None = None
-    try:
-        existed = target.is_dir()
-        if not existed:
-            for ancestor in reversed(target.parents):
-                if not ancestor.is_dir():
-                    os.mkdir(ancestor)
-                    made.append(ancestor)
-        staging = _make_staging(target if existed else target.parent, target.name or "project")
-        for rel in relative:
-            data = sources[rel].read_bytes() if rel in sources else files[rel]
-            _write_file(staging / rel, data)
-        if existed:
-            _move_into(staging, target, relative, undo)
-            shutil.rmtree(staging, ignore_errors=True)  # with the replaced files
-        else:
-            os.rename(staging, target)  # the staging folder becomes the project
-        staging = None
-    except BaseException as exc:
-        _undo(undo)
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-            if exc.filename:
-                reason += f": {exc.filename}"
-            raise ScaffoldError(
-                f"could not create {target} ({reason}); nothing was left behind"
-            ) from exc
-        raise
-    return _Created(
-        files=[target / rel for rel in relative], replaced=[target / rel for rel in replaced]
-    )
-
-
-def create(
-    name: str,
-    directory: str | os.PathLike[str],
-    *,
-    author: str | None = None,
-    email: str | None = None,
-    force: bool = False,
-    vendor: bool = False,
-    multi_auth: bool = False,
-) -> list[Path]:
-    """Writes a new connector project into `directory`; returns the files' absolute paths.
-
-    create("foo-bar", "./foo-bar", author="Ada", email="ada@example.com", vendor=True)
-
-    `multi_auth` writes the two-credential connector (see `render`).
-
-    Raises ScaffoldError (nothing written) for a bad name or a non-empty folder
-    without `force`, and (nothing left behind) when writing fails.
-    """
-    created = _create(
-        name,
-        directory,
-        author=author,
-        email=email,
-        force=force,
-        vendor=vendor,
-        multi_auth=multi_auth,
-    )
-    return created.files
-
-
-# ---- CLI ------------------------------------------------------------------------------
-
-
-def command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """`python -m connector scaffold NAME DIRECTORY ...`: creates, prints, returns 0.
-
-    Refusals go through `parser.error` (exit 2, no traceback).
-    """
-    import shlex
-
-    try:
-        created = _create(
-            args.name,
-            args.directory,
-            author=args.author,
-            email=args.email,
-            force=bool(args.force),
-            vendor=bool(args.vendor),
-            # getattr: connector.main() may predate the --multi-auth option.
-            multi_auth=bool(getattr(args, "multi_auth", False)),
-        )
-    except ScaffoldError as exc:
-        parser.error(str(exc))
-    names = names_for(args.name)
-    root = Path(args.directory).absolute()
-    lines = [f"Created the {names.title} connector in {args.directory}:"]
-    replaced = set(created.replaced)
-    for path in created.files:
-        note = "  (replaced)" if path in replaced else ""
-        lines.append(f"  {path.relative_to(root).as_posix()}{note}")
-    lines += ["", "Next:", f"  cd {shlex.quote(str(args.directory))}"]
-    lines.append("  python -m venv .venv && . .venv/bin/activate")
-    if not args.vendor:
-        lines.append(f"  pip install {shlex.quote(_library_source())}")
-    lines += [
-        "  pip install -e '.[test]'",
-        "  pytest",
-        f"  {names.app_id} info --pretty",
-    ]
-    print("\n".join(lines))
-    return 0
-
-
-def _library_source() -> str:
-    """Where to install this library from, for the printed next steps."""
-    here = Path(getattr(connector, "__file__", "") or ".").parent
-    project = here / "pyproject.toml"
-    try:
-        if f'name = "{DISTRIBUTION}"' in project.read_text(encoding="utf-8"):
-            return str(here)  # a checkout: `pip install` it
-    except OSError:
-        pass
-    return f"/path/to/{DISTRIBUTION}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m scaffold NAME DIRECTORY ...`: the same as `python -m connector scaffold`."""
-    return connector.main(["scaffold", *(sys.argv[1:] if argv is None else argv)])
-
+# ---- Run as a script (last: the templates above must exist by then) ----------------
 
 if __name__ == "__main__":
     raise SystemExit(main())

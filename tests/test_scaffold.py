@@ -1,10 +1,12 @@
 """scaffold.py: names, refusals, atomic writes, the CLI, and generated projects that work.
 
 The tests marked `slow` build two fresh venvs (one with this library installed
-from the working tree, one with only its runtime dependencies for `--vendor`),
-install a generated project into each and run its tests and console script;
-the `--multi-auth` project's tests run in the first venv, without another.
-They run by default; `-m "not slow"` leaves them out.
+from a wheel built from the working tree, one with only its runtime
+dependencies for `--vendor`), install a generated project into each and run
+its tests and console script; the `--multi-auth` project's tests run in the
+first venv, without another. One more venv is the one the scaffold's printed
+steps create, followed literally after the wheel install. They run by
+default; `-m "not slow"` leaves them out.
 """
 
 from __future__ import annotations
@@ -297,7 +299,7 @@ def test_multi_auth_renders_a_two_credential_connector() -> None:
     assert "auth=" not in module.replace("allowed_credentials=", "")
     assert 'get_credential(request, "oauth").access_token' in module
     assert 'get_credential(request, "scim").token' in module
-    assert 'scim_url: str = "https://api.foo-bar.example.com/scim/v2"' in module
+    assert "    scim_url: str  #" in module  # required, like base_url
     # create_account and delete_account are live (on SCIM), so not among the examples.
     assert "# async def create_account(" not in module
     assert "\nasync def create_account(" in module and "\nasync def delete_account(" in module
@@ -307,6 +309,38 @@ def test_multi_auth_renders_a_two_credential_connector() -> None:
     # The rest of the project is the same.
     for path in ("pyproject.toml", "foo_bar/__init__.py", "foo_bar/__main__.py", ".gitignore"):
         assert files[path] == plain[path]
+
+
+@pytest.mark.parametrize("multi_auth", [False, True], ids=["token", "multi-auth"])
+def test_settings_are_required_and_exception_handlers_left_to_the_default(
+    multi_auth: bool,
+) -> None:
+    """No placeholder URL to call by mistake; no line restating the default handler."""
+    import ast
+
+    files = scaffold.render(
+        names_for("foo-bar"), author="A", email="a@e.com", multi_auth=multi_auth
+    )
+    module = files["foo_bar/integration.py"]
+    (settings,) = [
+        node
+        for node in ast.parse(module).body
+        if isinstance(node, ast.ClassDef) and node.name == "FooBarSettings"
+    ]
+    fields = {
+        node.target.id: node.value
+        for node in settings.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+    expected = ["base_url", "scim_url"] if multi_auth else ["base_url"]
+    assert list(fields) == expected
+    assert all(value is None for value in fields.values())  # no defaults
+    assert "example.com/v1" not in module.replace('"https://api.example.com/v1"', "")
+    assert "exception_handlers" not in module and "HTTPHandler" not in module
+    tests = files["tests/test_integration.py"]
+    assert '"settings": SETTINGS' in tests and "def test_a_request_without" in tests
+    assert "default is a placeholder" not in files["README.md"]
+    assert '"settings": {"base_url":' in files["README.md"]
 
 
 def test_templates_speak_the_4x_error_contract() -> None:
@@ -649,6 +683,138 @@ def test_vendor_without_server_py_is_refused(
     assert not (tmp_path / "p").exists()
 
 
+# ---- where the printed steps install the library from ----------------------------------
+
+
+def fake_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct_url: dict[str, Any] | None
+) -> Path:
+    """connector.py as pip installs it (not editable): a site folder with its dist-info.
+
+    `direct_url` is pip's record of the install source (PEP 610); None for an
+    install from an index, which records none.
+    """
+    site = tmp_path / "site"
+    info = site / f"microconnector-{connector.__version__}.dist-info"
+    info.mkdir(parents=True)
+    metadata = f"Metadata-Version: 2.1\nName: microconnector\nVersion: {connector.__version__}\n"
+    (info / "METADATA").write_text(metadata)
+    if direct_url is not None:
+        (info / "direct_url.json").write_text(json.dumps(direct_url))
+    (site / "connector.py").write_bytes(Path(connector.__file__).read_bytes())
+    monkeypatch.setattr(connector, "__file__", str(site / "connector.py"))
+    monkeypatch.syspath_prepend(str(site))  # ahead of any other microconnector
+    return site
+
+
+def test_the_source_of_a_checkout_is_the_checkout() -> None:
+    assert scaffold._library_source() == str(REPO)  # these tests run from one
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("wheel", "{wheel}"),
+        ("wheel-removed", None),
+        ("folder", "{folder}"),
+        ("git", "microconnector @ git+https://example.com/lib.git@0123abc"),
+        ("archive", "microconnector @ https://files.example.com/lib.tar.gz#subdirectory=py"),
+        ("index", None),
+    ],
+)
+def test_the_source_of_an_install_is_what_pip_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, expected: str | None
+) -> None:
+    wheel = tmp_path / "dist dir" / f"microconnector-{connector.__version__}-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"PK")
+    folder = tmp_path / "a checkout"
+    folder.mkdir()
+    direct_url: dict[str, Any] | None = {
+        "wheel": {"url": wheel.as_uri(), "archive_info": {}},
+        "wheel-removed": {"url": (tmp_path / "gone.whl").as_uri(), "archive_info": {}},
+        "folder": {"url": folder.as_uri(), "dir_info": {}},
+        "git": {
+            "url": "https://example.com/lib.git",
+            "vcs_info": {"vcs": "git", "commit_id": "0123abc", "requested_revision": "main"},
+        },
+        # Credentials in the recorded URL are never printed.
+        "archive": {
+            "url": "https://user:s3cret@files.example.com/lib.tar.gz",
+            "archive_info": {},
+            "subdirectory": "py",
+        },
+        "index": None,
+    }[kind]
+    fake_install(tmp_path, monkeypatch, direct_url)
+    found = scaffold._library_source()
+    if expected is None:
+        assert found is None
+    else:
+        assert found == expected.format(wheel=wheel, folder=folder)
+
+
+def test_another_copy_installed_elsewhere_is_not_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_install(tmp_path, monkeypatch, {"url": tmp_path.as_uri(), "dir_info": {}})
+    vendored = tmp_path / "project" / "connector.py"  # a copy the distribution did not install
+    vendored.parent.mkdir()
+    vendored.write_bytes(Path(connector.__file__).read_bytes())
+    monkeypatch.setattr(connector, "__file__", str(vendored))
+    assert scaffold._library_source() is None
+
+
+def test_steps_and_readme_install_from_the_wheel_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+
+    wheel = tmp_path / "my wheels" / f"microconnector-{connector.__version__}-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"PK")
+    fake_install(tmp_path, monkeypatch, {"url": wheel.as_uri(), "archive_info": {}})
+    scaffold.command("foo-bar", tmp_path / "p", **AUTHOR)
+    out = capsys.readouterr().out
+    install = f"pip install {shlex.quote(str(wheel))}"
+    assert f"\n  {install}\n" in out
+    assert "/path/to" not in out and "--vendor" not in out
+    readme = (tmp_path / "p" / "README.md").read_text()
+    assert f"\n{install}\n" in readme and "/path/to" not in readme
+
+
+@pytest.mark.parametrize("multi_auth", [False, True], ids=["token", "multi-auth"])
+def test_an_unknown_source_recommends_vendor(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    multi_auth: bool,
+) -> None:
+    import shlex
+
+    fake_install(tmp_path, monkeypatch, None)  # from an index: nothing recorded
+    monkeypatch.chdir(tmp_path)
+    scaffold.command("Foo Bar", "my project", multi_auth=multi_auth, **AUTHOR)
+    out = capsys.readouterr().out
+    assert "pip install /" not in out and "/path/to" not in out
+    readme = (tmp_path / "my project" / "README.md").read_text()
+    assert "/path/to" not in readme
+    assert "scaffold foo-bar . --vendor --force" in readme
+    assert ("--multi-auth" in readme) is multi_auth
+    # The printed command, run as printed, gives the vendored project.
+    (again,) = [line.strip() for line in out.splitlines() if "--vendor" in line]
+    argv = shlex.split(again)
+    assert argv[:4] == ["python", "-m", "connector", "scaffold"]
+    monkeypatch.setattr(connector, "__file__", str(REPO / "connector.py"))  # the copy to vendor
+    assert connector.main(argv[3:]) == 0
+    project = tmp_path / "my project"
+    assert (project / "connector.py").is_file() and (project / "server.py").is_file()
+    module = (project / "foo_bar" / "integration.py").read_text()
+    assert ("CredentialConfig" in module) is multi_auth
+    assert authors_of(project) == [{"name": AUTHOR["author"], "email": AUTHOR["email"]}]
+    assert "--vendor" not in capsys.readouterr().out  # vendored: nothing left to install
+
+
 # ---- the command line ----------------------------------------------------------------
 
 
@@ -657,7 +823,7 @@ def run_cli(*args: str, cwd: Path, module: str = "connector") -> tuple[int, str,
     reader, writer = os.pipe()  # the writer stays open: a read would block
     try:
         done = subprocess.run(
-            [sys.executable, "-m", module, *args],
+            [sys.executable, *(["-m", module] if module else []), *args],
             cwd=cwd,
             env=clean_env(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull),
             stdin=reader,
@@ -688,23 +854,28 @@ def test_cli_creates_a_project_and_says_what_next(tmp_path: Path) -> None:
     assert "connector.py" in out and "pip install /" not in out
 
 
-def test_command_takes_multi_auth_when_the_parser_has_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """scaffold.command reads `multi_auth` if connector.main() defines --multi-auth."""
-    import argparse
-
-    parser = argparse.ArgumentParser()
+def test_command_takes_plain_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scaffold.command: names and flags, no argparse Namespace; multi_auth included."""
     common = {"author": "Ada", "email": "a@e.com", "force": False, "vendor": False}
-    older = argparse.Namespace(name="foo-bar", directory=str(tmp_path / "a"), **common)
-    assert scaffold.command(parser, older) == 0  # no multi_auth attribute at all
+    assert scaffold.command("foo-bar", tmp_path / "a", multi_auth=False, **common) == 0
     assert "CredentialConfig" not in (tmp_path / "a" / "foo_bar" / "integration.py").read_text()
-    newer = argparse.Namespace(
-        name="foo-bar", directory=str(tmp_path / "b"), multi_auth=True, **common
-    )
-    assert scaffold.command(parser, newer) == 0
+    assert scaffold.command("foo-bar", str(tmp_path / "b"), multi_auth=True, **common) == 0
     assert "CredentialConfig" in (tmp_path / "b" / "foo_bar" / "integration.py").read_text()
     assert "Created the Foo Bar connector" in capsys.readouterr().out
+
+
+def test_command_raises_scaffold_error_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An exception, not a usage error: connector.main decides how to show it.
+    with pytest.raises(ScaffoldError, match="standard library module 'json'"):
+        scaffold.command("json", tmp_path / "p")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "file").write_text("x")
+    with pytest.raises(ScaffoldError, match="is not empty"):
+        scaffold.command("foo-bar", tmp_path / "full", author="Ada", email="a@e.com")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]
+    assert capsys.readouterr() == ("", "")
 
 
 @pytest.mark.parametrize(
@@ -751,6 +922,19 @@ def test_python_m_scaffold_is_the_same_command(tmp_path: Path) -> None:
     assert (tmp_path / "p" / "pyproject.toml").is_file()
     code, _, err = run_cli("connector", "q", module="scaffold", cwd=tmp_path)
     assert code == 2 and "library module 'connector'" in err
+
+
+def test_python_m_scaffold_runs_scaffold_py_once(tmp_path: Path) -> None:
+    # Run as __main__, scaffold.py must not be imported again as `scaffold`
+    # (through connector.main): -X importtime lists every module imported.
+    code, _, err = run_cli(
+        "-X", "importtime", "-m", "scaffold", "foo-bar", "p", module="", cwd=tmp_path
+    )
+    assert code == 0, err
+    imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if "|" in line]
+    assert "connector" in imported
+    assert "scaffold" not in imported
+    assert (tmp_path / "p" / "pyproject.toml").is_file()
 
 
 # ---- end to end: fresh venvs, the generated tests, the console script ----------------
@@ -847,13 +1031,23 @@ def pip_install(bin_dir: Path, cwd: Path, *packages: str | Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def library_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv with this library installed from the working tree (not editable), and pytest.
+def library_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel of this library, built from the working tree."""
+    where = tmp_path_factory.mktemp("wheel")
+    done = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", where, REPO], where)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = where.glob("microconnector-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def library_venv(tmp_path_factory: pytest.TempPathFactory, library_wheel: Path) -> Path:
+    """A venv with this library installed from its wheel (not editable), and pytest.
 
     pytest comes with it so that the tests running generated tests here need no
     project install first (whatever order they run in).
     """
-    return make_venv(tmp_path_factory.mktemp("venvs") / "library", REPO, "pytest")
+    return make_venv(tmp_path_factory.mktemp("venvs") / "library", library_wheel, "pytest")
 
 
 @pytest.fixture(scope="session")
@@ -947,6 +1141,32 @@ def test_generated_project_works_with_the_library_installed(
 
 
 @pytest.mark.slow
+def test_printed_next_steps_work_after_a_wheel_install(
+    library_venv: Path, library_wheel: Path, tmp_path: Path
+) -> None:
+    """The scaffold run from the wheel-installed library; its "Next:" lines run as printed."""
+    done = run([library_venv / "python", "-m", "connector", "scaffold", "foo-bar", "my project",
+                "--author", AUTHOR["author"], "--email", AUTHOR["email"]], cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = done.stdout.split("\nNext:\n", 1)[1].splitlines()
+    assert f"  pip install {library_wheel}" in steps  # where the library came from
+    # The user's shell: the library's venv active, as when they ran the scaffold.
+    env = clean_env(PATH=f"{library_venv}{os.pathsep}{os.environ.get('PATH', '')}")
+    del env["PYTHONPATH"]
+    script = "set -eu\n" + "\n".join(line.strip() for line in steps) + "\n"
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 0, script + done.stdout + done.stderr
+    assert re.search(r"\b1[0-9] passed\b", done.stdout), done.stdout  # the generated tests
+    info = json.loads(done.stdout[done.stdout.index("\n{") :])  # `foo-bar info --pretty`, last
+    assert info["response"]["app_id"] == "foo-bar"
+    project_python = tmp_path / "my project" / ".venv" / "bin" / "python"
+    where = "import connector; print(connector.__file__)"
+    done = run([project_python, "-c", where], cwd=tmp_path)
+    assert "site-packages" in done.stdout, done.stderr  # the wheel's, not a checkout
+
+
+@pytest.mark.slow
 def test_generated_project_works_vendored_without_the_library(
     bare_venv: Path, tmp_path: Path, api_url: str
 ) -> None:
@@ -1004,9 +1224,12 @@ def test_multi_auth_project_passes_its_tests(library_venv: Path, tmp_path: Path)
         "validate_credentials",
     ]
     # The console entry point: a SCIM capability without the SCIM token, and a check.
+    # The settings are required (no placeholder URLs to call by mistake).
+    settings = {"base_url": "https://api.test/v1", "scim_url": "https://api.test/scim/v2"}
     oauth_only = {
         "credentials": [{"id": "oauth", "oauth": {"access_token": "access-token-1234"}}],
         "request": {"account_id": "u1"},
+        "settings": settings,
     }
     done = run([python, "-m", "foo_bar", "delete-account", "--json", json.dumps(oauth_only)],
                cwd=project)  # fmt: skip
@@ -1014,7 +1237,10 @@ def test_multi_auth_project_passes_its_tests(library_venv: Path, tmp_path: Path)
     error = json.loads(done.stdout)["error"]
     assert error["error_code"] == "bad_request" and "'scim'" in error["message"]
     assert "access-token-1234" not in done.stdout + done.stderr
-    check = {"request": {"credential": {"id": "scim", "token": {"token": ""}}}}
+    check = {
+        "request": {"credential": {"id": "scim", "token": {"token": ""}}},
+        "settings": settings,
+    }
     done = run([python, "-m", "foo_bar", "validate-credential-config", "--json",
                 json.dumps(check)], cwd=project)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
