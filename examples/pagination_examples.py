@@ -65,12 +65,11 @@ def fake_api(request: Request) -> Response:
 
 def upstream(request: Any) -> HTTPClient:
     token = get_token_auth(request).token
-    return HTTPClient(
-        "https://api.example.test", bearer_token=token, transport=MockTransport(fake_api)
-    )
+    return integration.http_client("https://api.example.test", bearer_token=token)
 
 
 integration = Integration(app_id="pagination-examples", version="1.0.0", auth=TokenCredential)
+integration.configure_http(transport=MockTransport(fake_api))  # the in-process upstream
 
 
 # ---- offset/limit ----------------------------------------------------------------
