@@ -61,6 +61,7 @@ __version__: Final = "0.1.0"
 __all__ = (
     "CANONICAL_CODES",
     "CAPABILITIES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "AccessGraphEntitlement",
     "AccessGraphEntitlementAssignment",
     "AccessGraphEntitlementIdentifier",
@@ -366,6 +367,7 @@ __all__ = (
     "ResourceType",
     "Response",
     "ResponseEnvelope",
+    "ResponseTooLarge",
     "Secret",
     "SecretStr",
     "ServiceAccountCredential",
@@ -5903,30 +5905,53 @@ async def _pool_request(
     pool: "httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy",
     request: Request,
     timeouts: dict[str, float | None],
+    limit: int | None = None,
 ) -> Response:
-    raw = await pool.request(
+    """Sends `request`; reads the body as it streams, ending past `limit` bytes."""
+    async with pool.stream(
         request.method,
         request.url,
         headers=request.headers.multi_items(),
         content=request.content or None,
         extensions={"timeout": timeouts},
-    )
+    ) as raw:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in raw.aiter_stream():
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise _too_large(request, limit)
+            chunks.append(chunk)
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers]
-    return Response(raw.status, headers=headers, content=raw.content, request=request)
+    return Response(raw.status, headers=headers, content=b"".join(chunks), request=request)
+
+
+class ResponseTooLarge(TransportError):
+    """The upstream's body passed the client's `max_response_bytes`."""
+
+    default_code = ErrorCode.INVALID_RESPONSE
+
+
+def _too_large(request: Request, limit: int) -> ResponseTooLarge:
+    message = f"Response to {_shown(request)} is larger than max_response_bytes ({limit})"
+    return ResponseTooLarge(message, request=request)
 
 
 class _HTTPCoreTransport:
     """The real network, through one lazily built httpcore connection pool of its own."""
 
-    def __init__(self, timeouts: dict[str, float | None], key: _PoolKey) -> None:
+    def __init__(
+        self, timeouts: dict[str, float | None], key: _PoolKey, limit: int | None = None
+    ) -> None:
         self._timeouts = timeouts
         self._key = key
+        self._limit = limit
         self._pool: httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy | None = None
 
     async def handle(self, request: Request) -> Response:
         if self._pool is None:
             self._pool = _new_pool(self._key)
-        return await _pool_request(self._pool, request, self._timeouts)
+        return await _pool_request(self._pool, request, self._timeouts, self._limit)
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -6186,6 +6211,9 @@ class _Env(typing.NamedTuple):
     retries: bool  # ... and lets 429/503 be retried
 
 
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+
+
 class HTTPClient:
     """An async HTTP client for a connector's upstream API.
 
@@ -6237,10 +6265,15 @@ class HTTPClient:
         rate_limit_id: str | None = None,
         integration: "Integration | None" = None,
         shared: bool = True,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if bearer_token is not None and basic_auth is not None:
             raise ValueError("HTTPClient takes bearer_token or basic_auth, not both")
+        if "#" in base_url:
+            raise ValueError("HTTPClient: a base URL has no fragment (#...): it is never sent")
         self.base_url = base_url
+        # Bodies are read whole; past this many bytes the read ends (None: no limit).
+        self.max_response_bytes = max_response_bytes
         self.headers = Headers(headers)
         self._auth_header: str | None = None
         if bearer_token is not None:
@@ -6373,14 +6406,14 @@ class HTTPClient:
             handle = transport.handle
         elif integration is not None and self._shared:
             pool = integration._loop_http().pool(self._key)
-            timeouts = self._timeouts
+            timeouts, limit = self._timeouts, self.max_response_bytes
 
             def handle(request: Request) -> Awaitable[Response]:
-                return _pool_request(pool, request, timeouts)
+                return _pool_request(pool, request, timeouts, limit)
 
         else:
             if self._own is None:
-                self._own = _HTTPCoreTransport(self._timeouts, self._key)
+                self._own = _HTTPCoreTransport(self._timeouts, self._key, self.max_response_bytes)
             handle = self._own.handle
         sleep = self._sleep or (integration.http_sleep if integration else None) or _anyio_sleep
         clock = self._clock or (integration.http_clock if integration else None) or time.time
@@ -6456,9 +6489,10 @@ class HTTPClient:
         try:
             with anyio.fail_after(limit):
                 if slot is None:
-                    return await env.handle(request)
-                async with slot:
-                    return await env.handle(request)
+                    response = await env.handle(request)
+                else:
+                    async with slot:
+                        response = await env.handle(request)
         except ConnectorError:
             raise
         except TimeoutError as exc:
@@ -6473,6 +6507,10 @@ class HTTPClient:
             if translated is None:
                 raise
             raise translated from exc
+        most = self.max_response_bytes
+        if most is not None and len(response.content) > most:  # a transport that read it all
+            raise _too_large(request, most)
+        return response
 
     async def get(self, url: str, **kwargs: Any) -> Response:
         """``await client.get("/users", params={"q": "x"})``"""
@@ -6602,17 +6640,21 @@ def _form_encode(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 def _join_url(base_url: str, url: str, params: list[tuple[str, str]]) -> str:
-    """base + relative path (the base's path is kept as a prefix), then params."""
+    """base + relative path (the base's path kept as a prefix), the base's query
+    first, then the URL's own, then params."""
     import urllib.parse
 
-    if not urllib.parse.urlsplit(url).scheme and base_url:
-        url = base_url.rstrip("/") + "/" + url.lstrip("/") if url else base_url
     parts = urllib.parse.urlsplit(url)
+    queries = [parts.query]
+    if not parts.scheme and base_url:
+        base = urllib.parse.urlsplit(base_url)
+        path = base.path.rstrip("/") + "/" + parts.path.lstrip("/") if parts.path else base.path
+        parts = base._replace(path=path)
+        queries.insert(0, base.query)
+    queries.append(_query_encode(params) if params else "")
     # Encode spaces and non-ASCII in the path; leave existing escapes alone.
     path = urllib.parse.quote(parts.path, safe="/%:@!$&'()*+,;=~") or "/"
-    query = parts.query
-    if params:
-        query = f"{query}&{_query_encode(params)}" if query else _query_encode(params)
+    query = "&".join(q for q in queries if q)
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 

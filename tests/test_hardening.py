@@ -225,3 +225,58 @@ def test_only_bearer_or_no_token_type_is_bearer(token_type: Any) -> None:
         fine = connector.Response(200, json={"access_token": "at-123456", **ok})
         credentials, _ = connector._parse_token_response(fine, refresh_token=None, state=None)
         assert credentials.token_type == "bearer"
+
+
+# ---- HTTP client: URLs and body limits ---------------------------------------------
+
+
+def test_a_base_url_with_a_query_keeps_its_path_and_query() -> None:
+    client = connector.HTTPClient("https://api.example/v2?api-version=1")
+    assert client.build_request("GET", "/users", params={"a": 1}).url == (
+        "https://api.example/v2/users?api-version=1&a=1"
+    )
+    assert client.build_request("GET", "users?x=2").url == (
+        "https://api.example/v2/users?api-version=1&x=2"
+    )
+    assert client.build_request("GET", "").url == "https://api.example/v2?api-version=1"
+    assert client.build_request("GET", "https://other.example/p").url == "https://other.example/p"
+
+
+def test_a_base_url_with_a_fragment_is_refused() -> None:
+    with pytest.raises(ValueError, match="no fragment"):
+        connector.HTTPClient("https://api.example/v2#section")
+
+
+def test_a_body_past_max_response_bytes_ends_the_read_with_invalid_response() -> None:
+    from _upstream import upstream
+
+    big = b"x" * (3 * 1024 * 1024)
+
+    def huge(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return 200, [("Content-Type", "application/octet-stream")], big
+
+    integration = Integration(app_id="acme", version="1", auth=BasicCredential)
+    with upstream(huge) as api:
+
+        @integration.capability
+        async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
+            client = integration.http_client(api.url, max_response_bytes=1024 * 1024)
+            await client.get("/export")
+            return ListAccountsResponse(response=[])
+
+        body = json.dumps({"auth": {"basic": {"username": "u", "password": "p"}}, "request": {}})
+        out, code = run(integration.dispatch_result("list_accounts", body))
+        run(integration.aclose_http())
+        unlimited = connector.HTTPClient(api.url, max_response_bytes=None)
+        answer = run(unlimited.get("/export"))
+        run(unlimited.aclose())
+    assert code is ErrorCode.INVALID_RESPONSE
+    assert "larger than max_response_bytes (1048576)" in json.loads(out)["error"]["message"]
+    assert len(answer.content) == len(big)
+
+
+def test_max_response_bytes_holds_for_mock_transports_too() -> None:
+    transport = connector.MockTransport(lambda request: connector.Response(200, content=b"y" * 100))
+    client = connector.HTTPClient("https://api.example", transport=transport, max_response_bytes=10)
+    with pytest.raises(connector.ResponseTooLarge, match=r"larger than max_response_bytes \(10\)"):
+        run(client.get("/x"))
