@@ -10,7 +10,7 @@ calls; each CLI call starts from the same seeded directory.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -79,11 +79,18 @@ MAX_PAGE_SIZE = 1000
 WORKSPACE = "workspace"
 
 
+# Bounds, since the README points people at this example to try the server under
+# load: at most MAX_TENANTS directories are kept (the least recently used one is
+# dropped), each seeded with at most MAX_USERS users.
+MAX_TENANTS = 100
+MAX_USERS = 10_000
+
+
 class MockSettings(msgspec.Struct, kw_only=True):
     """Which in-memory tenant to use, and how many users it starts with."""
 
     tenant: str = "acme"
-    users: int = 25
+    users: Annotated[int, msgspec.Meta(ge=0, le=MAX_USERS)] = 25
 
 
 class User(msgspec.Struct, kw_only=True):
@@ -152,9 +159,13 @@ def _new_user(
 
 def _directory(settings: MockSettings) -> Directory:
     key = (settings.tenant, settings.users)
-    if key not in _directories:
-        _directories[key] = _seed(settings.users)
-    return _directories[key]
+    directory = _directories.pop(key, None)
+    if directory is None:
+        directory = _seed(settings.users)
+        while len(_directories) >= MAX_TENANTS:
+            del _directories[next(iter(_directories))]  # the least recently used
+    _directories[key] = directory  # most recently used: last
+    return directory
 
 
 def reset() -> None:

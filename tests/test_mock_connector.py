@@ -735,3 +735,28 @@ async def test_changes_persist_within_a_tenant_until_reset() -> None:
     assert len(await all_accounts()) == 24
     mock_connector.reset()
     assert len(await all_accounts()) == 25
+
+
+# ---- bounds (the example is used to load-test the server) ----------------------------
+
+
+async def test_tenants_are_kept_in_a_bounded_lru() -> None:
+    mock_connector.reset()
+    first = mock_connector._directory(mock_connector.MockSettings(tenant="t-0"))
+    for n in range(1, mock_connector.MAX_TENANTS):
+        mock_connector._directory(mock_connector.MockSettings(tenant=f"t-{n}"))
+    assert (
+        mock_connector._directory(mock_connector.MockSettings(tenant="t-0")) is first
+    )  # used again
+    for n in range(mock_connector.MAX_TENANTS, mock_connector.MAX_TENANTS + 50):
+        mock_connector._directory(mock_connector.MockSettings(tenant=f"t-{n}"))
+    assert len(mock_connector._directories) == mock_connector.MAX_TENANTS
+    assert ("t-0", 25) in mock_connector._directories  # recently used, so kept
+    assert ("t-1", 25) not in mock_connector._directories  # the least recently used went
+    mock_connector.reset()
+
+
+async def test_the_users_setting_is_bounded() -> None:
+    error = await fail("list_accounts", {}, settings={"users": 300_000})
+    assert error.error_code == "bad_request"
+    assert "$.settings.users" in error.message
