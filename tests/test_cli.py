@@ -929,3 +929,20 @@ def test_result_file_that_cannot_be_written_is_no_traceback_and_not_exit_0(targe
     assert b"Traceback" not in proc.stderr, proc.stderr.decode()
     assert b"/dev/full" in proc.stderr
     assert PASSWORD.encode() not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [(b"", "empty"), (b"  \n\t", "empty"), (b"\xff\xfe-not-utf8", "UTF-8")],
+    ids=["empty", "blank", "not-utf8"],
+)
+def test_serve_refuses_a_token_file_it_cannot_use(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    """Never a server without authentication because the token file was blank."""
+    token_file = tmp_path / "token"
+    token_file.write_bytes(content)
+    proc = cli("serve", EXAMPLE, "--port", "0", "--token-file", str(token_file))
+    assert proc.returncode == 2
+    assert says in proc.stderr.decode() and b"Traceback" not in proc.stderr
+    assert b"Listening" not in proc.stderr
