@@ -7,11 +7,14 @@
                      vendor=False, multi_auth=False)   # create, then print what next
 
 writes ``pyproject.toml``, the package ``foo_bar/`` (``integration.py`` with a
-settings model, working ``validate_credentials`` and paginated ``list_accounts``
-calling the upstream through ``connector.HTTPClient``, the other capabilities as
+settings model, working ``validate_credentials`` and ``list_accounts`` calling
+the upstream through ``integration.http_client`` (one shared connection pool),
+``list_accounts`` paging with ``connector.Pages``, the other capabilities as
 commented examples; ``__main__.py`` calling ``connector.run``), ``tests/`` that
-pass out of the box against an in-process fake of the upstream, ``README.md``
-and ``.gitignore``. The templates live in this file as strings, after the code.
+pass out of the box against an in-process fake of the upstream (a
+``MockTransport`` set with ``integration.configure_http``), the non-writing
+conformance check included, ``README.md`` (which shows ``foo-bar check``) and
+``.gitignore``. The templates live in this file as strings, after the code.
 
 The project speaks the current API (4.x): its tests expect the bare canonical
 error codes ("unauthorized", not "foo-bar.unauthorized") with their
@@ -845,17 +848,14 @@ from connector import (
     FoundAccountData,
     HTTPClient,
     Integration,
-    InvalidPageTokenError,
     ListAccountsRequest,
     ListAccountsResponse,
-    MockTransport,
-    Page,
+    Pages,
     Response,
     TokenCredential,
     ValidateCredentialsRequest,
     ValidateCredentialsResponse,
     ValidatedCredentials,
-    get_page,
     get_token_auth,
 )
 
@@ -863,8 +863,8 @@ from $package import __version__
 
 T = TypeVar("T")
 
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 100  # accounts per platform page when the request names no size
+UPSTREAM_PAGE_SIZE = 100  # users asked of the upstream per request (its `limit`)
 
 
 class ${class_name}Settings(msgspec.Struct, kw_only=True):
@@ -899,18 +899,18 @@ integration = Integration(
 
 $upstream
 
-# The seam for tests: they set this to a MockTransport that answers in-process
-# (see tests/test_integration.py). None means the real network.
-transport: MockTransport | None = None
-
-
 def client(
     request: object,
     settings: ${class_name}Settings,
 ) -> HTTPClient:
-    """An HTTP client for the tenant's API, sending the request's token as a bearer token."""
+    """An HTTP client for the tenant's API, sending the request's token as a bearer token.
+
+    `integration.http_client` clients share one connection pool (and the rate
+    limits) across calls; tests answer them in-process with
+    `integration.configure_http(transport=MockTransport(...))`.
+    """
     token = get_token_auth(request).token
-    return HTTPClient(settings.base_url, bearer_token=token, transport=transport)
+    return integration.http_client(settings.base_url, bearer_token=token)
 
 
 $helpers
@@ -983,6 +983,15 @@ def decode(response: Response, model: type[T]) -> T:
         raise ConnectorError(message, ErrorCode.INVALID_RESPONSE) from None
 
 
+def convert(value: object, model: type[T]) -> T:
+    """Decoded JSON (the items `Pages` found, say) as `model`; a bad shape raises."""
+    try:
+        return msgspec.convert(value, type=model)
+    except msgspec.ValidationError as exc:
+        message = f"Unexpected answer from the upstream API: {exc}"
+        raise ConnectorError(message, ErrorCode.INVALID_RESPONSE) from None
+
+
 def segment(value: str) -> str:
     """`value` quoted as one URL path segment, so that an id with "/" stays one id."""
     return quote(value, safe="")
@@ -1008,19 +1017,16 @@ async def list_accounts(
     request: ListAccountsRequest,
     settings: ${class_name}Settings,
 ) -> ListAccountsResponse:
-    # The platform pages with an opaque token: here the upstream's own cursor.
-    page = get_page(request)
-    size = min(page.size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-    params = {"limit": size, "cursor": page.token}  # None values are left out
+    # The upstream pages with a cursor in the body (`next_cursor`); `fill` fetches
+    # its pages until the platform's page is full and returns the platform's
+    # opaque, tamper-evident token (a token not issued here: "invalid_page_token").
+    # Pass `key=` to sign the tokens with a secret of yours.
+    params = {"limit": UPSTREAM_PAGE_SIZE}
     async with client(request, settings) as api:
-        answer = await api.get("/users", params=params)
-    if answer.status_code == 400 and page.token:
-        # The upstream refuses the cursor: the platform starts again from the first page.
-        raise InvalidPageTokenError("The page token has expired or was not issued here")
-    found = decode(answer, UsersPage)
-    accounts = [account_data(user) for user in found.users]
-    next_page = Page(token=found.next_cursor, size=size) if found.next_cursor else None
-    return ListAccountsResponse(response=accounts, page=next_page)
+        users = Pages.cursor(api, "/users", items="users", params=params)
+        found, page = await users.fill(request, default_size=DEFAULT_PAGE_SIZE)
+    accounts = [account_data(user) for user in convert(found, list[User])]
+    return ListAccountsResponse(response=accounts, page=page)
 """
 )
 
@@ -1305,28 +1311,25 @@ from connector import (
     FoundAccountData,
     HTTPClient,
     Integration,
-    InvalidPageTokenError,
     InvalidValueError,
     ListAccountsRequest,
     ListAccountsResponse,
-    MockTransport,
     OAuthCredential,
-    Page,
+    Pages,
     Response,
     TokenCredential,
     ValidateCredentialsRequest,
     ValidateCredentialsResponse,
     ValidatedCredentials,
     get_credential,
-    get_page,
 )
 
 from $package import __version__
 
 T = TypeVar("T")
 
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 100  # accounts per platform page when the request names no size
+UPSTREAM_PAGE_SIZE = 100  # users asked of the upstream per request (its `limit`)
 SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
@@ -1378,18 +1381,18 @@ class ScimUser(msgspec.Struct):
     active: bool = True
 
 
-# The seam for tests: they set this to a MockTransport that answers in-process
-# (see tests/test_integration.py). None means the real network.
-transport: MockTransport | None = None
-
-
 def client(
     request: object,
     settings: ${class_name}Settings,
 ) -> HTTPClient:
-    """An HTTP client for the tenant's API, with the request's "oauth" access token."""
+    """An HTTP client for the tenant's API, with the request's "oauth" access token.
+
+    `integration.http_client` clients share one connection pool (and the rate
+    limits) across calls; tests answer them in-process with
+    `integration.configure_http(transport=MockTransport(...))`.
+    """
     token: str = get_credential(request, "oauth").access_token
-    return HTTPClient(settings.base_url, bearer_token=token, transport=transport)
+    return integration.http_client(settings.base_url, bearer_token=token)
 
 
 def scim_client(
@@ -1402,7 +1405,7 @@ def scim_client(
     "bad_request" naming it, before anything is sent.
     """
     token: str = get_credential(request, "scim").token
-    return HTTPClient(settings.scim_url, bearer_token=token, transport=transport)
+    return integration.http_client(settings.scim_url, bearer_token=token)
 
 
 $helpers
@@ -1483,7 +1486,10 @@ $examples'''
 _FAKE_API: Final = Template(
     '''\
 class FakeApi:
-    """The $title API in memory, answering requests in-process."""
+    """The $title API in memory.
+
+    The MockTransport's handler: it answers what no route of a test answers.
+    """
 
     def __init__(self, users: int = 5) -> None:
         self.users: list[dict[str, Any]] = [
@@ -1492,14 +1498,8 @@ class FakeApi:
         ]
         self.users[-1]["active"] = False
         self.created = 0
-        self.requests: list[Request] = []
-        self.broken = False  # answer /users with a body of the wrong shape
-        self.throttled = False  # answer everything with 429 and a Retry-After
 
     def __call__(self, request: Request) -> Response:
-        self.requests.append(request)
-        if self.throttled:
-            return Response(429, headers={"Retry-After": "120"}, json={"error": "slow down"})
 ${scim_route}        if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return Response(401, json={"error": "invalid token"})
         if not request.path.startswith(API_PATH + "/"):
@@ -1511,12 +1511,8 @@ ${scim_route}        if request.headers.get("authorization") != f"Bearer {TOKEN}
             case "GET", ["me"]:
                 return Response(200, json={"tenant_id": TENANT})
             case "GET", ["users"]:
-                if self.broken:
-                    return Response(200, json={"users": "not a list"})
-                cursor = params.get("cursor", "0")
-                if not cursor.isdigit():
-                    return Response(400, json={"error": "bad cursor"})
-                start = int(cursor)
+                # A cursor in the body: here the offset of the next page, as text.
+                start = int(params.get("cursor", "0"))
                 chunk = self.users[start : start + int(params.get("limit", "100"))]
                 end = start + len(chunk)
                 more = str(end) if end < len(self.users) else None
@@ -1646,7 +1642,7 @@ def test_a_bug_becomes_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
         raise RuntimeError("a bug in the connector")
 
     monkeypatch.setattr(integration_module, "decode", broken)
-    error = error_of(call("list_accounts", envelope()))
+    error = error_of(call("validate_credentials", envelope()))
     assert error["error_code"] == "internal_error"
     assert error["raised_by"] == "RuntimeError"
     assert error["error_metadata"]["fault"] == "connector"
@@ -1657,11 +1653,15 @@ _TESTS: Final = Template(
     '''\
 """$title connector tests; no test touches the network.
 
-The autouse `upstream` fixture points the integration's `transport` at a
-MockTransport whose handler, `FakeApi`, answers like the real API.
+The autouse `transport` fixture sets a MockTransport on the integration, once
+(`integration.configure_http`): every HTTP client the capabilities make answers
+in-process, from the routes a test adds (`transport.add(...)`) first, else from
+`FakeApi`, which answers like the real API. `transport.requests` is every
+request sent.
 """
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -1679,15 +1679,24 @@ TENANT = "acme"
 # The settings have no defaults: every request carries the tenant's URL.
 SETTINGS = {"base_url": "$base_url"}
 API_PATH = urlsplit(SETTINGS["base_url"]).path.rstrip("/")
+USERS_PATH = f"{API_PATH}/users"
 
 
 $fake_api
 
+@pytest.fixture
+def upstream() -> FakeApi:
+    """The fake API of one test, which a test may change."""
+    return FakeApi()
+
+
 @pytest.fixture(autouse=True)
-def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    fake = FakeApi()
-    monkeypatch.setattr(integration_module, "transport", MockTransport(fake))
-    return fake
+def transport(upstream: FakeApi) -> Iterator[MockTransport]:
+    """The fake upstream, set on the integration for every client it makes."""
+    mock = MockTransport(upstream)
+    integration.configure_http(transport=mock)
+    yield mock
+    integration.configure_http(transport=None)  # the real network again
 
 
 def envelope(payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
@@ -1710,10 +1719,12 @@ def error_of(body: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
-def test_validate_credentials(upstream: FakeApi) -> None:
+def test_validate_credentials(transport: MockTransport) -> None:
     body = call("validate_credentials", envelope())
     assert body["response"] == {"valid": True, "unique_tenant_id": TENANT}
-    assert [r.path for r in upstream.requests] == [f"{API_PATH}/me"]
+    (sent,) = transport.requests
+    assert (sent.method, sent.path) == ("GET", f"{API_PATH}/me")
+    assert sent.headers.get("authorization") == f"Bearer {TOKEN}"
 
 
 def test_list_accounts_maps_users() -> None:
@@ -1726,7 +1737,9 @@ def test_list_accounts_maps_users() -> None:
     assert body["page"] is None
 
 
-def test_list_accounts_pages_through_every_user(upstream: FakeApi) -> None:
+def test_list_accounts_pages_through_every_user(
+    upstream: FakeApi, transport: MockTransport
+) -> None:
     seen: list[str] = []
     page: dict[str, Any] | None = {"size": 2}
     while page is not None:
@@ -1735,14 +1748,27 @@ def test_list_accounts_pages_through_every_user(upstream: FakeApi) -> None:
         seen += [account["integration_specific_id"] for account in body["response"]]
         page = body["page"]
     assert seen == [user["id"] for user in upstream.users]
-    assert len(upstream.requests) == 3
+    assert len(transport.requests) == 3  # one upstream page per platform page here
 
 
-def test_a_page_token_the_upstream_refuses_is_invalid_page_token() -> None:
+def test_list_accounts_follows_the_upstream_cursor(transport: MockTransport) -> None:
+    # Routes answer before FakeApi, the first that matches: the second page first.
+    second = {"users": [{"id": "b"}], "next_cursor": None}
+    transport.add("GET", USERS_PATH, Response(200, json=second), params={"cursor": "c2"})
+    first = {"users": [{"id": "a"}], "next_cursor": "c2"}
+    transport.add("GET", USERS_PATH, Response(200, json=first))
+    body = call("list_accounts", envelope())
+    assert [account["integration_specific_id"] for account in body["response"]] == ["a", "b"]
+    assert body["page"] is None  # both upstream pages in one platform page
+    transport.assert_all_called()
+
+
+def test_a_page_token_not_issued_here_is_invalid_page_token(transport: MockTransport) -> None:
     error = error_of(call("list_accounts", envelope(page={"token": "stale"})))
     assert error["error_code"] == "invalid_page_token"
     assert error["raised_by"] == "InvalidPageTokenError"
     assert error["error_metadata"]["fault"] == "caller"
+    assert transport.requests == []  # refused before any upstream call
 
 
 def test_upstream_401_becomes_unauthorized() -> None:
@@ -1763,32 +1789,49 @@ def test_upstream_404_becomes_not_found() -> None:
     assert error["error_metadata"]["retryable"] is False
 
 
-def test_upstream_429_becomes_a_retryable_rate_limit(upstream: FakeApi) -> None:
-    upstream.throttled = True
+def test_upstream_429_becomes_a_retryable_rate_limit(transport: MockTransport) -> None:
+    slow_down = Response(429, headers={"Retry-After": "120"}, json={"error": "slow down"})
+    transport.add("GET", USERS_PATH, slow_down)
     error = error_of(call("list_accounts", envelope()))
     assert (error["error_code"], error["status_code"]) == ("rate_limit", 429)
     metadata = error["error_metadata"]
     assert (metadata["retryable"], metadata["throttled"]) == (True, True)
     assert metadata["retry_after_seconds"] == 120  # the upstream's Retry-After
+    transport.assert_all_called()
 
 
-def test_unexpected_upstream_body_becomes_invalid_response(upstream: FakeApi) -> None:
-    upstream.broken = True
+@pytest.mark.parametrize(
+    "answer",
+    [{"users": "not a list"}, {"users": [{"email": "no-id@example.com"}]}],
+    ids=["no-list", "user-without-id"],
+)
+def test_unexpected_upstream_body_becomes_invalid_response(
+    transport: MockTransport, answer: dict[str, Any]
+) -> None:
+    transport.add("GET", USERS_PATH, Response(200, json=answer))
     error = error_of(call("list_accounts", envelope()))
     assert error["error_code"] == "invalid_response"
     assert error["error_metadata"]["fault"] == "connector"
+    transport.assert_all_called()
 
 
-def test_credentials_of_the_wrong_kind_are_a_bad_request(upstream: FakeApi) -> None:
+def test_credentials_of_the_wrong_kind_are_a_bad_request(transport: MockTransport) -> None:
     basic = {"basic": {"username": "user", "password": "password"}}
     error = error_of(call("validate_credentials", {**envelope(), "auth": basic}))
     assert error["error_code"] == "bad_request"
     assert error["raised_by"] is None  # refused before the capability ran
     assert error["error_metadata"]["fault"] == "caller"
-    assert upstream.requests == []
+    assert transport.requests == []
 
 
 $sample_requests
+
+def test_conformance() -> None:
+    """The non-writing conformance checks pass against the fake upstream."""
+    connector.assert_conformant(
+        integration, {"auth": {"token": {"token": TOKEN}}, "settings": SETTINGS}
+    )
+
 
 def test_info_lists_the_capabilities() -> None:
     info = integration.info().response
@@ -1801,13 +1844,13 @@ def test_info_lists_the_capabilities() -> None:
     assert "base_url" in str(info.request_settings_schema)
 
 
-def test_a_request_without_settings_is_a_bad_request(upstream: FakeApi) -> None:
+def test_a_request_without_settings_is_a_bad_request(transport: MockTransport) -> None:
     body = envelope()
     del body["settings"]
     error = error_of(call("list_accounts", body))
     assert error["error_code"] == "bad_request"
     assert "base_url" in error["message"]
-    assert upstream.requests == []  # refused before the capability ran
+    assert transport.requests == []  # refused before the capability ran
 
 
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -1823,13 +1866,16 @@ _MULTI_TESTS: Final = Template(
     '''\
 """$title connector tests; no test touches the network.
 
-The autouse `upstream` fixture points the integration's `transport` at a
-MockTransport whose handler, `FakeApi`, answers like the real API: the REST
-API with the OAuth access token, the SCIM endpoints with the SCIM token.
+The autouse `transport` fixture sets a MockTransport on the integration, once
+(`integration.configure_http`): every HTTP client the capabilities make answers
+in-process, from the routes a test adds (`transport.add(...)`) first, else from
+`FakeApi`, which answers like the real API: the REST API with the OAuth access
+token, the SCIM endpoints with the SCIM token. `transport.requests` is every
+request sent.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -1852,6 +1898,7 @@ SETTINGS = {
 }
 API_PATH = urlsplit(SETTINGS["base_url"]).path.rstrip("/")
 SCIM_PATH = urlsplit(SETTINGS["scim_url"]).path.rstrip("/")
+USERS_PATH = f"{API_PATH}/users"
 SCIM_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 OAUTH = {"id": "oauth", "oauth": {"access_token": TOKEN}}
@@ -1860,11 +1907,19 @@ SCIM = {"id": "scim", "token": {"token": SCIM_TOKEN}}
 
 $fake_api
 
+@pytest.fixture
+def upstream() -> FakeApi:
+    """The fake API of one test, which a test may change."""
+    return FakeApi()
+
+
 @pytest.fixture(autouse=True)
-def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    fake = FakeApi()
-    monkeypatch.setattr(integration_module, "transport", MockTransport(fake))
-    return fake
+def transport(upstream: FakeApi) -> Iterator[MockTransport]:
+    """The fake upstream, set on the integration for every client it makes."""
+    mock = MockTransport(upstream)
+    integration.configure_http(transport=mock)
+    yield mock
+    integration.configure_http(transport=None)  # the real network again
 
 
 def envelope(
@@ -1894,34 +1949,67 @@ def error_of(body: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
-def test_validate_credentials_checks_both_credentials(upstream: FakeApi) -> None:
+def test_validate_credentials_checks_both_credentials(transport: MockTransport) -> None:
     body = call("validate_credentials", envelope())
     assert body["response"] == {"valid": True, "unique_tenant_id": TENANT}
-    paths = [r.path for r in upstream.requests]
+    paths = [r.path for r in transport.requests]
     assert paths == [f"{API_PATH}/me", f"{SCIM_PATH}/ServiceProviderConfig"]
 
 
-def test_validate_credentials_with_only_the_oauth_token(upstream: FakeApi) -> None:
+def test_validate_credentials_with_only_the_oauth_token(transport: MockTransport) -> None:
     body = call("validate_credentials", envelope(credentials=[OAUTH]))
     assert body["response"]["valid"] is True
-    assert [r.path for r in upstream.requests] == [f"{API_PATH}/me"]
+    assert [r.path for r in transport.requests] == [f"{API_PATH}/me"]
 
 
 @pytest.mark.parametrize("credentials", [[OAUTH], [OAUTH, SCIM]], ids=["oauth", "both"])
 def test_list_accounts_needs_only_the_oauth_token(
-    upstream: FakeApi, credentials: list[dict[str, Any]]
+    transport: MockTransport, credentials: list[dict[str, Any]]
 ) -> None:
     body = call("list_accounts", envelope(credentials=credentials, page={"size": 2}))
     assert [a["integration_specific_id"] for a in body["response"]] == ["u1", "u2"]
-    assert body["page"]["token"] == "2"
-    assert upstream.requests[0].headers.get("authorization") == f"Bearer {TOKEN}"
+    assert body["page"]["size"] == 2  # and an opaque token for the rest
+    assert {r.headers.get("authorization") for r in transport.requests} == {f"Bearer {TOKEN}"}
 
 
-def test_create_account_goes_to_scim_with_the_scim_token(upstream: FakeApi) -> None:
+def test_list_accounts_pages_through_every_user(
+    upstream: FakeApi, transport: MockTransport
+) -> None:
+    seen: list[str] = []
+    page: dict[str, Any] | None = {"size": 2}
+    while page is not None:
+        body = call("list_accounts", envelope(credentials=[OAUTH], page=page))
+        assert "is_error" not in body, body
+        seen += [account["integration_specific_id"] for account in body["response"]]
+        page = body["page"]
+    assert seen == [user["id"] for user in upstream.users]
+    assert len(transport.requests) == 3  # one upstream page per platform page here
+
+
+def test_list_accounts_follows_the_upstream_cursor(transport: MockTransport) -> None:
+    # Routes answer before FakeApi, the first that matches: the second page first.
+    second = {"users": [{"id": "b"}], "next_cursor": None}
+    transport.add("GET", USERS_PATH, Response(200, json=second), params={"cursor": "c2"})
+    first = {"users": [{"id": "a"}], "next_cursor": "c2"}
+    transport.add("GET", USERS_PATH, Response(200, json=first))
+    body = call("list_accounts", envelope(credentials=[OAUTH]))
+    assert [account["integration_specific_id"] for account in body["response"]] == ["a", "b"]
+    assert body["page"] is None  # both upstream pages in one platform page
+    transport.assert_all_called()
+
+
+def test_a_page_token_not_issued_here_is_invalid_page_token(transport: MockTransport) -> None:
+    error = error_of(call("list_accounts", envelope(page={"token": "stale"})))
+    assert error["error_code"] == "invalid_page_token"
+    assert error["error_metadata"]["fault"] == "caller"
+    assert transport.requests == []  # refused before any upstream call
+
+
+def test_create_account_goes_to_scim_with_the_scim_token(transport: MockTransport) -> None:
     new = {"username": "ada", "email": "ada@example.com", "entitlements": []}
     body = call("create_account", envelope(new))
     assert body["response"] == {"status": "ACTIVE", "created": True, "id": "new1"}
-    (sent,) = upstream.requests
+    (sent,) = transport.requests
     assert (sent.method, sent.path) == ("POST", f"{SCIM_PATH}/Users")
     assert sent.headers.get("authorization") == f"Bearer {SCIM_TOKEN}"
     assert msgspec.json.decode(sent.content)["userName"] == "ada"
@@ -1941,15 +2029,26 @@ def test_delete_account_goes_to_scim(upstream: FakeApi) -> None:
     assert (error["error_code"], error["status_code"]) == ("not_found", 404)
 
 
+def test_a_throttled_scim_endpoint_is_a_retryable_rate_limit(transport: MockTransport) -> None:
+    detail = {"schemas": [SCIM_ERROR], "status": "429", "detail": "too many requests"}
+    slow_down = Response(429, headers={"Retry-After": "120"}, json=detail)
+    transport.add("DELETE", f"{SCIM_PATH}/Users/u1", slow_down)
+    error = error_of(call("delete_account", envelope({"account_id": "u1"})))
+    assert (error["error_code"], error["status_code"]) == ("rate_limit", 429)
+    metadata = error["error_metadata"]
+    assert (metadata["retryable"], metadata["retry_after_seconds"]) == (True, 120)
+    transport.assert_all_called()
+
+
 @pytest.mark.parametrize("capability", ["create_account", "delete_account"])
 def test_a_scim_capability_without_the_scim_token_is_a_bad_request(
-    upstream: FakeApi, capability: str
+    transport: MockTransport, capability: str
 ) -> None:
     error = error_of(call(capability, envelope(SAMPLE_REQUESTS[capability], [OAUTH])))
     assert error["error_code"] == "bad_request"
     assert "'scim'" in error["message"]
     assert error["error_metadata"]["fault"] == "caller"
-    assert upstream.requests == []  # refused before any upstream call
+    assert transport.requests == []  # refused before any upstream call
 
 
 def test_a_wrong_scim_token_is_unauthorized() -> None:
@@ -1984,13 +2083,13 @@ def test_a_wrong_oauth_token_is_unauthorized() -> None:
     ids=["auth-and-credentials", "auth", "no-oauth", "no-id", "undeclared", "twice", "wrong-kind"],
 )
 def test_credentials_the_connector_does_not_take_are_a_bad_request(
-    upstream: FakeApi, body: dict[str, Any], named: str | None
+    transport: MockTransport, body: dict[str, Any], named: str | None
 ) -> None:
     error = error_of(call("list_accounts", {"request": {}, "settings": SETTINGS, **body}))
     assert error["error_code"] == "bad_request"
     assert named is None or named in error["message"], error["message"]
     assert error["raised_by"] is None  # refused before the capability ran
-    assert upstream.requests == []
+    assert transport.requests == []
 
 
 @pytest.mark.parametrize(
@@ -2003,17 +2102,22 @@ def test_credentials_the_connector_does_not_take_are_a_bad_request(
     ids=["scim", "oauth", "empty-scim-token"],
 )
 def test_validate_credential_config(
-    upstream: FakeApi, credential: dict[str, Any], valid: bool
+    transport: MockTransport, credential: dict[str, Any], valid: bool
 ) -> None:
     # No credentials and no upstream call: the platform checks what a user typed in.
     check = {"request": {"credential": credential}, "settings": SETTINGS}
     body = call("validate_credential_config", check)
     assert body["response"]["valid"] is valid, body
     assert bool(body["response"]["validation_errors"]) is not valid
-    assert upstream.requests == []
+    assert transport.requests == []
 
 
 $sample_requests
+
+def test_conformance() -> None:
+    """The non-writing conformance checks pass against the fake upstream."""
+    connector.assert_conformant(integration, {"credentials": [OAUTH, SCIM], "settings": SETTINGS})
+
 
 def test_info_lists_the_capabilities_and_both_credentials() -> None:
     info = integration.info().response
@@ -2029,12 +2133,14 @@ def test_info_lists_the_capabilities_and_both_credentials() -> None:
 
 
 @pytest.mark.parametrize("missing", ["base_url", "scim_url"])
-def test_a_request_without_a_setting_is_a_bad_request(upstream: FakeApi, missing: str) -> None:
+def test_a_request_without_a_setting_is_a_bad_request(
+    transport: MockTransport, missing: str
+) -> None:
     settings = {key: value for key, value in SETTINGS.items() if key != missing}
     error = error_of(call("list_accounts", envelope(settings=settings)))
     assert error["error_code"] == "bad_request"
     assert missing in error["message"]
-    assert upstream.requests == []  # refused before the capability ran
+    assert transport.requests == []  # refused before the capability ran
 
 
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -2076,8 +2182,38 @@ ruff check .        # with the [dev] extra
 ```
 
 The tests never touch the network: `tests/test_integration.py` answers the
-$title API in-process with `connector.MockTransport`, through the `transport`
-seam of `$package/integration.py`. $tests_text
+$title API in-process with a `connector.MockTransport`, which the autouse
+`transport` fixture sets once on the integration,
+`integration.configure_http(transport=...)`, and resets to `None` after each
+test. Every HTTP client the capabilities make
+with `integration.http_client(...)` goes through it: routes a test adds with
+`transport.add(method, path, answer, params=...)` answer first, else the
+`FakeApi` handler; `transport.requests` holds what was sent and
+`transport.assert_all_called()` fails on a route never used.
+
+$tests_text
+
+## Check it before the platform does
+
+```sh
+$app_id check --json-file fixture.json            # envelope, pagination, errors, secrets
+$app_id check --json-file fixture.json --write    # also create ... delete an account
+```
+
+`check` runs the library's conformance checks against whatever upstream the
+fixture's settings point at (a sandbox tenant, say) and prints PASS, FAIL or
+SKIP per check, with the evidence of failures (secrets scrubbed); it exits 0
+when every check that ran passed. The fixture holds what the platform would
+send:
+
+```json
+$fixture
+```
+
+(`--write` also needs an `account`, a `create_account` payload, and an
+`entitlement`.) `test_conformance` in the tests runs the non-writing checks
+against the fake upstream, with `connector.assert_conformant(integration,
+fixture)`.
 
 ## Call it
 
@@ -2145,9 +2281,9 @@ $next_steps
 
 _README_SINGLE: Final = {
     "tests_text": (
-        "They cover a successful call,\n"
-        "pagination, an upstream 401, 404 and 429 becoming error envelopes with their\n"
-        "metadata, and every registered capability."
+        "They cover a successful call, pagination (every page walked through\n"
+        "dispatch), an upstream 401, 404 and 429 becoming error envelopes with their\n"
+        "metadata, every registered capability and the conformance check."
     ),
     "sample_request": (
         '{"auth": {"token": {"token": "TOKEN"}}, "request": {}, '
@@ -2166,21 +2302,25 @@ holds the upstream `base_url`, which has no default: a request without it is a
  "page": {"size": 50},
  "settings": {"base_url": "https://api.example.com/v1"}}
 ```""",
+    "fixture": """\
+{"auth": {"token": {"token": "TOKEN"}},
+ "settings": {"base_url": "https://api.example.com/v1"}}""",
     "default_capabilities": "`app_info` (its OpenAPI document) and `probe_integration`",
     "next_steps": """\
 Next steps: fit `${class_name}Settings` and the structs of
 `$package/integration.py` to the real $title API; uncomment the other
 capabilities it supports (each lists the names to import); teach `FakeApi` in
-the tests to answer them.""",
+the tests to answer them (or add routes with `transport.add`); then run
+`$app_id check --json-file fixture.json` against a sandbox tenant.""",
 }
 
 _README_MULTI: Final = {
     "tests_text": (
-        "They cover both\n"
-        "credentials (the OAuth token alone for the API, the SCIM token for\n"
-        "provisioning), the requests that carry the wrong ones, upstream errors\n"
-        "becoming error envelopes with their metadata, `validate_credential_config`\n"
-        "and every registered capability."
+        "They cover both credentials (the OAuth token alone for the API, the SCIM\n"
+        "token for provisioning), the requests that carry the wrong ones, pagination,\n"
+        "upstream errors becoming error envelopes with their metadata,\n"
+        "`validate_credential_config`, every registered capability and the\n"
+        "conformance check."
     ),
     "sample_request": (
         '{"credentials": [{"id": "oauth", "oauth": {"access_token": "TOKEN"}}], "request": {}, '
@@ -2210,13 +2350,19 @@ have no defaults: a request without one is a `bad_request` naming it.
 without calling the upstream: `{"request": {"credential": {"id": "scim",
 "token": {"token": "..."}}}, "settings": {...}}` answers `{"valid": ...,
 "validation_errors": [...]}`. `info` describes both in `credentials_schema`.""",
+    "fixture": """\
+{"credentials": [{"id": "oauth", "oauth": {"access_token": "ACCESS_TOKEN"}},
+                 {"id": "scim", "token": {"token": "SCIM_TOKEN"}}],
+ "settings": {"base_url": "https://api.example.com/v1",
+              "scim_url": "https://api.example.com/scim/v2"}}""",
     "default_capabilities": "`app_info` (its OpenAPI document), `probe_integration` and\n"
     "`validate_credential_config`",
     "next_steps": """\
 Next steps: fit `${class_name}Settings` and the structs of
 `$package/integration.py` to the real $title API; uncomment the other
 capabilities it supports (each lists the names to import); teach `FakeApi` in
-the tests to answer them.""",
+the tests to answer them (or add routes with `transport.add`); then run
+`$app_id check --json-file fixture.json` against a sandbox tenant.""",
 }
 
 _INSTALL_LIBRARY: Final = Template(

@@ -343,6 +343,63 @@ def test_settings_are_required_and_exception_handlers_left_to_the_default(
     assert '"settings": {"base_url":' in files["README.md"]
 
 
+@pytest.mark.parametrize("multi_auth", [False, True], ids=["token", "multi-auth"])
+def test_templates_use_the_shared_client_pages_and_the_conformance_check(
+    multi_auth: bool,
+) -> None:
+    """One pool per integration, `Pages` for list_accounts, the fake set on the integration."""
+    import ast
+
+    files = scaffold.render(
+        names_for("foo-bar"), author="A", email="a@e.com", multi_auth=multi_auth
+    )
+    module = files["foo_bar/integration.py"]
+    tree = ast.parse(module)
+    # No module-level `transport` seam, no HTTPClient built per call.
+    assigned = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    assert "transport" not in assigned
+    assert "\n    MockTransport,\n" not in module  # not imported: the tests set it
+    assert "HTTPClient(" not in module
+    clients = 2 if multi_auth else 1
+    assert module.count("return integration.http_client(settings.") == clients
+    # list_accounts: a few lines around the library's walker.
+    (listing,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == "list_accounts"
+    ]
+    assert len(listing.body) <= 5
+    body = ast.get_source_segment(module, listing) or ""
+    assert 'Pages.cursor(api, "/users", items="users"' in body
+    assert "await users.fill(request" in body
+    assert "get_page" not in module and "InvalidPageTokenError(" not in module
+
+    tests = files["tests/test_integration.py"]
+    assert 'monkeypatch.setattr(integration_module, "transport"' not in tests
+    assert "integration.configure_http(transport=mock)" in tests
+    assert "integration.configure_http(transport=None)" in tests
+    assert "transport.add(" in tests and "params={" in tests
+    assert "transport.assert_all_called()" in tests
+    assert "def test_list_accounts_pages_through_every_user(" in tests
+    assert "def test_conformance() -> None:" in tests
+    fixture = (
+        '{"credentials": [OAUTH, SCIM], "settings": SETTINGS}'
+        if multi_auth
+        else '{"auth": {"token": {"token": TOKEN}}, "settings": SETTINGS}'
+    )
+    flat = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", tests))
+    assert f"connector.assert_conformant(integration, {fixture})" in flat
+    readme = files["README.md"]
+    assert "foo-bar check --json-file fixture.json" in readme
+    assert "integration.configure_http" in readme and "transport.add(" in readme
+
+
 def test_templates_speak_the_4x_error_contract() -> None:
     for multi_auth in (False, True):
         files = scaffold.render(
@@ -1068,7 +1125,7 @@ def check_project(bin_dir: Path, project: Path, api_url: str) -> None:
     pip_install(bin_dir, project, "-e", ".[test]")
     done = run([bin_dir / "python", "-m", "pytest", "-p", "no:cacheprovider"], cwd=project)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"\b1[0-9] passed\b", done.stdout), done.stdout
+    assert re.search(r"\b2[0-9] passed\b", done.stdout), done.stdout
 
     script = bin_dir / "foo-bar"
     done = run([script, "info"], cwd=project)
@@ -1101,6 +1158,13 @@ def check_project(bin_dir: Path, project: Path, api_url: str) -> None:
     answer = json.loads(done.stdout)
     assert [a["integration_specific_id"] for a in answer["response"]] == ["u3"]
     assert answer["page"] is None
+
+    # The connector's own conformance check (the README's), against the same server.
+    fixture = project / "fixture.json"
+    fixture.write_text(envelope(token, api_url))
+    done = run([script, "check", "--json-file", fixture], cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS  pagination:list_accounts" in done.stdout and "FAIL" not in done.stdout
 
     # Errors are envelopes with exit code 1, never tracebacks.
     done = run(
@@ -1157,7 +1221,7 @@ def test_printed_next_steps_work_after_a_wheel_install(
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     assert done.returncode == 0, script + done.stdout + done.stderr
-    assert re.search(r"\b1[0-9] passed\b", done.stdout), done.stdout  # the generated tests
+    assert re.search(r"\b2[0-9] passed\b", done.stdout), done.stdout  # the generated tests
     info = json.loads(done.stdout[done.stdout.index("\n{") :])  # `foo-bar info --pretty`, last
     assert info["response"]["app_id"] == "foo-bar"
     project_python = tmp_path / "my project" / ".venv" / "bin" / "python"
@@ -1251,7 +1315,7 @@ def test_multi_auth_project_passes_its_tests(library_venv: Path, tmp_path: Path)
     module.write_text(uncomment_examples(module.read_text()))
     done = run([python, "-m", "pytest", "-p", "no:cacheprovider"], cwd=project)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"\b4[0-9] passed\b", done.stdout), done.stdout
+    assert re.search(r"\b5[0-9] passed\b", done.stdout), done.stdout
     show = "import foo_bar.integration as m; print(len(m.integration.capabilities))"
     done = run([python, "-c", show], cwd=project)
     assert done.stdout.strip() == "19", done.stderr  # 16 and the library's three
