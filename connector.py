@@ -3971,10 +3971,13 @@ class Integration:
             cap = self.capabilities.get(name) if isinstance(name, str) else None
             if cap is None:
                 shown = name if isinstance(name, str) else type(name).__name__
-                raise self._failure(
-                    ErrorCode.NOT_IMPLEMENTED,
-                    f"Capability {shown!r} is not implemented by {self.app_id}",
-                )
+                message = f"Capability {shown!r} is not implemented by {self.app_id}"
+                import difflib
+
+                close = difflib.get_close_matches(shown[:100], list(self.capabilities), n=1)
+                if close:
+                    message += f"; did you mean {close[0]!r}?"
+                raise self._failure(ErrorCode.NOT_IMPLEMENTED, message)
             try:
                 request = cap.decoder.decode(body)
             except (msgspec.DecodeError, RecursionError, TypeError, ValueError) as exc:
@@ -8413,41 +8416,51 @@ def assert_conformant(
 
 def _load_target(parser: "argparse.ArgumentParser", target: str) -> Integration:
     """Imports `package.module[:attr]` or `path/to/file.py[:attr]`; attr defaults to integration."""
+    import contextlib
     import importlib
     import os
 
     spec_text, _, attr = target.partition(":") if not os.path.exists(target) else (target, "", "")
     attr = attr or "integration"
+    is_file = spec_text.endswith(".py") or os.sep in spec_text or "/" in spec_text
+    path = os.path.abspath(spec_text)
+    module_name = spec_text
+    if is_file:
+        if os.path.isdir(path):
+            parser.error(f"{spec_text} is a directory; give a Python file (path/to/file.py)")
+        if not os.path.isfile(path):
+            parser.error(f"no such file: {spec_text}")
+        # A file: import it by name from its own folder, so that it can also
+        # import its neighbours.
+        directory, filename = os.path.split(path)
+        module_name = filename[:-3] if filename.endswith(".py") else filename
+        if module_name in sys.stdlib_module_names:
+            parser.error(
+                f"{spec_text}: the name {module_name!r} is taken by Python's standard library; "
+                "rename the file"
+            )
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+    elif "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
-        if spec_text.endswith(".py") or os.sep in spec_text or "/" in spec_text:
-            # A file: import it by name from its own folder, so that it can also
-            # import its neighbours.
-            path = os.path.abspath(spec_text)
-            if not os.path.isfile(path):
-                parser.error(f"no such file: {spec_text}")
-            directory, filename = os.path.split(path)
-            module_name = filename[:-3] if filename.endswith(".py") else filename
-            if directory not in sys.path:
-                sys.path.insert(0, directory)
+        # What the module prints on import goes to stderr: stdout is for our JSON.
+        with contextlib.redirect_stdout(sys.stderr):
             module = importlib.import_module(module_name)
-            found = os.path.abspath(getattr(module, "__file__", "") or "")
-            if found != path:
-                taken = found or "a built-in module"
-                parser.error(f"{spec_text}: the name {module_name!r} is taken by {taken}")
-        else:
-            if "" not in sys.path and os.getcwd() not in sys.path:
-                sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(spec_text)
-    except SystemExit:
-        raise
     except ModuleNotFoundError as exc:
         parser.error(f"cannot import {spec_text}: {exc}")
+    except (SystemExit, KeyboardInterrupt) as exc:
+        parser.error(f"importing {spec_text} stopped the program ({type(exc).__name__})")
     except Exception as exc:
-        parser.error(f"cannot load {target}: {type(exc).__name__}: {exc}")
+        parser.error(f"cannot load {target}: {type(exc).__name__}: {_safe_str(exc)}")
+    found = os.path.abspath(getattr(module, "__file__", "") or "")
+    if is_file and found != path:
+        parser.error(f"{spec_text}: the name {module_name!r} is taken by {found or 'Python'}")
     integration = getattr(module, attr, None)
     if not isinstance(integration, Integration):
-        found = "nothing" if integration is None else type(integration).__name__
-        parser.error(f"{spec_text} has no Integration named {attr!r} (found {found})")
+        there = [name for name, value in vars(module).items() if isinstance(value, Integration)]
+        has = f"it has: {', '.join(there)}" if there else "it has none"
+        parser.error(f"{spec_text} has no Integration named {attr!r} ({has})")
     return integration
 
 
@@ -8458,24 +8471,61 @@ def _read_body(parser: "argparse.ArgumentParser", args: "argparse.Namespace") ->
         # Bytes that are not UTF-8 reach argv as surrogates; hand them on as they
         # came, so that the decoder answers with a bad_request envelope.
         return os.fsencode(args.json)
+    limit = MAX_REQUEST_BYTES
     if args.json_file is not None and args.json_file != "-":
         try:
             with open(args.json_file, "rb") as file:
-                return file.read()
+                data = file.read(limit + 1)
         except OSError as exc:
             parser.error(f"cannot read {args.json_file}: {exc.strerror}")
+        if len(data) > limit:
+            parser.error(f"{args.json_file} is larger than {limit} bytes")
+        return data
     if sys.stdin is None:
         parser.error("no request given and no standard input to read it from")
     if args.json_file is None and sys.stdin.isatty():
         parser.error("no request given: use --json, --json-file, or pipe JSON on stdin")
-    return sys.stdin.buffer.read()
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        parser.error(f"the request on standard input is larger than {limit} bytes")
+    if not data.strip():
+        parser.error("no request given: standard input was empty (use --json or --json-file)")
+    return data
 
 
 def _print_json(data: bytes, pretty: bool) -> None:
+    """Writes the JSON to stdout; raises _OutputError when stdout takes none of it."""
     if pretty:
         data = msgspec.json.format(data, indent=2)
-    sys.stdout.buffer.write(data + b"\n")
-    sys.stdout.flush()
+    if sys.stdout is None:
+        raise _OutputError("standard output is closed")
+    try:
+        sys.stdout.buffer.write(data + b"\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # full (ENOSPC), would block, closed fd
+        raise _OutputError(getattr(exc, "strerror", None) or type(exc).__name__) from None
+
+
+class _OutputError(Exception):
+    """stdout would not take the result."""
+
+
+def _output_failed(exc: _OutputError) -> int:
+    import os
+
+    with _suppress():
+        sys.stderr.write(f"cannot write the result to standard output: {exc}\n")
+    with _suppress():  # no second failure at the interpreter's last flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    return 1
+
+
+def _suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(Exception)
 
 
 def _call(
@@ -8605,7 +8655,9 @@ def _check(
 
 def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
     sub.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    sub.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one")
+    sub.add_argument(
+        "--port", type=_port, default=8000, help="port to bind (0-65535); 0 picks a free one"
+    )
     sub.add_argument(
         "--token",
         default=None,
@@ -8613,13 +8665,68 @@ def _add_serve_options(sub: "argparse.ArgumentParser") -> None:
     )
     sub.add_argument("--token-file", metavar="PATH", help="read the bearer token from a file")
     sub.add_argument(
-        "--max-body-size", type=int, default=None, metavar="BYTES", help="largest request body"
+        "--max-body-size",
+        type=_positive,
+        default=None,
+        metavar="BYTES",
+        help="largest request body",
     )
     sub.add_argument(
         "--http-status",
         action="store_true",
         help="answer error envelopes with the HTTP status of their code (default: 200)",
     )
+
+
+# The most a CLI call reads as its request (stdin or --json-file).
+MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
+
+
+def _port(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of bytes, not {text!r}")
+    return int(text)
+
+
+def _argument_parser(**options: Any) -> "argparse.ArgumentParser":
+    """An ArgumentParser whose usage errors never echo what was typed in full: a
+    request pasted without --json (credentials and all) is not printed back."""
+    import argparse
+    import re
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> typing.NoReturn:
+            if message.startswith("unrecognized arguments"):
+                message = (
+                    "unrecognized arguments (not shown: they may hold credentials); "
+                    "give the request with --json, --json-file or stdin"
+                )
+            elif "invalid choice:" in message:
+                head, _, rest = message.partition("invalid choice:")
+                typed = rest.split("(choose from")[0].strip().strip("'\"")
+                choices = re.findall(r"'([^']*)'", rest.partition("(choose from")[2])
+                if re.fullmatch(r"[\w.-]{1,60}", typed):
+                    message = f"{head}unknown choice {typed!r}"
+                    import difflib
+
+                    close = difflib.get_close_matches(typed, choices, n=1)
+                    if close:
+                        message += f"; did you mean {close[0]!r}?"
+                else:
+                    message = f"{head}unknown choice (not shown)"
+            super().error(message)
+
+    return Parser(**options)
 
 
 def _formatter() -> Any:
@@ -8642,10 +8749,15 @@ def _formatter() -> Any:
 def main(argv: list[str] | None = None) -> int:
     """`python -m connector`: scaffold, serve, info, call and check any connector."""
     import argparse
+    import os
 
-    parser = argparse.ArgumentParser(
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    parser = _argument_parser(
         formatter_class=(fmt := _formatter()),
-        prog="python -m connector",
+        # `microconnector` when run as the console script
+        prog=program
+        if program not in ("", "connector.py", "__main__.py", "-c")
+        else ("python -m connector"),
         description="Run, inspect, serve and scaffold identity-platform connectors.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -8727,6 +8839,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 1
+    except _OutputError as exc:
+        return _output_failed(exc)
 
 
 def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoReturn:
@@ -8738,7 +8852,7 @@ def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoR
     import argparse
     import os
 
-    parser = argparse.ArgumentParser(
+    parser = _argument_parser(
         formatter_class=(fmt := _formatter()),
         prog=os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else integration.app_id,
         description=f"{integration.app_id} {integration.version} connector",
@@ -8779,6 +8893,8 @@ def run(integration: "Integration", argv: list[str] | None = None) -> typing.NoR
     except BrokenPipeError:
         _silence_stdout()
         code = 1
+    except _OutputError as exc:
+        code = _output_failed(exc)
     raise SystemExit(code)
 
 
@@ -8788,7 +8904,7 @@ def _silence_stdout() -> None:
     import os
 
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, 1)
 
 
 if _RUN_AS_MAIN:

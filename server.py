@@ -1394,3 +1394,12 @@ def run(
     except RuntimeError as exc:
         logger.error("%s", exc)
         return 1
+
+
+if __name__ == "__main__":
+    # `python -m server` used to import this module and exit 0, silently.
+    sys.stderr.write(
+        "server.py is a library module: serve a connector with\n"
+        "  python -m connector serve path/to/connector.py [--port 8000]\n"
+    )
+    raise SystemExit(2)

@@ -1,0 +1,153 @@
+"""The CLI's edges: usage errors that say what to do, never echo a request,
+and never end in a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = "examples/mock_connector.py"
+REQUEST = '{"auth": {"basic": {"username": "admin", "password": "Sup3r-Secret-Pw"}}, "request": {}}'
+
+
+def cli(*args: str, cwd: Path = ROOT, **options: object) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "connector", *args],
+        cwd=cwd,
+        capture_output=True,
+        timeout=60,
+        stdin=options.pop("stdin", subprocess.DEVNULL),  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def usage_error(proc: subprocess.CompletedProcess[bytes], *fragments: str) -> str:
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err and proc.stdout == b""
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_bad_port_is_a_usage_error(port: str) -> None:
+    usage_error(cli("serve", EXAMPLE, "--port", port), "a port is a number from 0 to 65535")
+
+
+@pytest.mark.parametrize("size", ["-5", "0"])
+def test_a_bad_max_body_size_is_a_usage_error(size: str) -> None:
+    usage_error(cli("serve", EXAMPLE, "--max-body-size", size), "positive number of bytes")
+
+
+def test_a_request_given_without_json_is_not_echoed() -> None:
+    err = usage_error(cli("call", EXAMPLE, "list_accounts", REQUEST), "unrecognized arguments")
+    assert "Sup3r-Secret-Pw" not in err and "--json" in err
+
+
+def test_a_request_given_as_the_sub_command_is_not_echoed() -> None:
+    proc = subprocess.run(
+        [sys.executable, EXAMPLE, REQUEST], cwd=ROOT, capture_output=True, timeout=60
+    )
+    err = usage_error(proc, "unknown choice (not shown)")
+    assert "Sup3r-Secret-Pw" not in err
+
+
+def test_an_unknown_sub_command_suggests_the_closest() -> None:
+    proc = subprocess.run(
+        [sys.executable, EXAMPLE, "list-acounts"], cwd=ROOT, capture_output=True, timeout=60
+    )
+    usage_error(proc, "unknown choice 'list-acounts'", "did you mean 'list-accounts'?")
+
+
+def test_an_unknown_capability_envelope_suggests_the_closest() -> None:
+    proc = cli("call", EXAMPLE, "list_acounts", "--json", REQUEST)
+    assert proc.returncode == 1
+    assert b"did you mean 'list_accounts'?" in proc.stdout
+
+
+def test_a_directory_target_says_so(tmp_path: Path) -> None:
+    usage_error(cli("info", str(tmp_path)), "is a directory")
+
+
+def test_a_misspelt_attribute_lists_the_integrations_found() -> None:
+    usage_error(
+        cli("info", f"{EXAMPLE}:intgration"),
+        "no Integration named 'intgration'",
+        "it has: integration",
+    )
+
+
+def test_a_target_named_like_a_stdlib_module_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "json.py").write_text("raise SystemExit('must not run')\n")
+    usage_error(cli("info", "json.py", cwd=tmp_path), "taken by Python's standard library")
+
+
+def test_a_target_that_prints_on_import_keeps_stdout_json(tmp_path: Path) -> None:
+    target = tmp_path / "chatty.py"
+    target.write_text(f"print('hello from import')\nexec(open({str(ROOT / EXAMPLE)!r}).read())\n")
+    proc = cli("info", str(target), env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b'{"response"') and b"hello from import" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "body", ["raise SystemExit(3)", "raise KeyboardInterrupt", "import sys; sys.exit(0)"]
+)
+def test_a_target_that_exits_on_import_is_a_usage_error(tmp_path: Path, body: str) -> None:
+    target = tmp_path / "quits.py"
+    target.write_text(body + "\n")
+    usage_error(cli("info", str(target)), "stopped the program")
+
+
+def test_unbounded_stdin_is_refused_not_read_whole() -> None:
+    with open("/dev/zero", "rb") as zero:
+        proc = cli("call", EXAMPLE, "list_accounts", stdin=zero)
+    usage_error(proc, "larger than 16777216 bytes")
+
+
+def test_a_full_stdout_is_a_clean_error() -> None:
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "connector", "info", EXAMPLE],
+            cwd=ROOT,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert b"cannot write the result to standard output" in proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
+def test_a_closed_stdout_is_a_clean_error() -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m connector info {EXAMPLE} >&-",
+        shell=True,
+        cwd=ROOT,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert b"Traceback" not in proc.stderr and b"standard output" in proc.stderr
+
+
+def test_the_console_script_names_itself(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "microconnector"
+    if not script.exists():
+        pytest.skip("the console script is not installed in this environment")
+    proc = subprocess.run([str(script), "--help"], capture_output=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith(b"usage: microconnector")
+
+
+def test_python_m_server_says_what_to_run() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "server"], cwd=ROOT, capture_output=True, timeout=60
+    )
+    assert proc.returncode == 2 and b"python -m connector serve" in proc.stderr
