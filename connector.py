@@ -5405,7 +5405,7 @@ class Response:
                 charset = value.strip('"')
         try:
             return self.content.decode(charset, errors="replace")
-        except LookupError:
+        except (LookupError, UnicodeError):  # unknown, or a codec like idna that refuses
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
@@ -5877,8 +5877,51 @@ def _loop_key() -> object:
     return anyio.lowlevel.current_token().native_token
 
 
+# httpcore's own DEBUG records repr requests and responses: header values,
+# URLs with their query strings. Every record of its loggers passes this
+# filter, which rewrites the message with those parts redacted.
+_HTTPCORE_LOGGERS: Final = tuple(
+    f"httpcore.{name}"
+    for name in ("connection", "connection_pool", "http11", "http2", "proxy", "socks")
+)
+_SENSITIVE_HEADER = r"(?:[\w-]*(?:auth|cookie|token|key|secret|session|signature)[\w-]*)"
+_quieted = False
+
+
+def _quiet_third_party_logs() -> None:
+    """Keeps secrets out of the records of the libraries the client drives (once)."""
+    global _quieted
+    if _quieted:
+        return
+    import logging
+    import re
+
+    header = re.compile(rf"(\(b?['\"]{_SENSITIVE_HEADER}['\"],\s*b?)(['\"]).*?\2\)", re.IGNORECASE)
+    query = re.compile(r"(\?)[^\s'\"<>)]+")
+    scheme = re.compile(r"\b(Basic|Bearer|Token|Digest)\s+[\w.~+/=-]+", re.IGNORECASE)
+    userinfo = re.compile(r"(//)[^/@\s'\"]+@")
+
+    def redact(record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:
+            text = str(record.msg)
+        text = header.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]{m.group(2)})", text)
+        text = scheme.sub(
+            r"\1 [redacted]", userinfo.sub(r"\1[redacted]@", query.sub(r"\1[redacted]", text))
+        )
+        record.msg, record.args = text, None
+        return True
+
+    for name in _HTTPCORE_LOGGERS:
+        logging.getLogger(name).addFilter(redact)
+    _quieted = True
+
+
 def _new_pool(key: _PoolKey) -> "httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy":
     import httpcore
+
+    _quiet_third_party_logs()
 
     context = key.ssl_context
     if context is None and key.verify is not True:

@@ -3,7 +3,6 @@ deep settings, echoing validation messages, odd OAuth token types."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -13,6 +12,7 @@ from typing import Any, Literal
 import msgspec
 import pytest
 from _schemas import errors4
+from _util import Records, run
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -27,11 +27,7 @@ from connector import (
     ListAccountsResponse,
 )
 
-LOOP = asyncio.new_event_loop()
-
-
-def run(coro: Any) -> Any:
-    return LOOP.run_until_complete(coro)
+pytestmark = pytest.mark.anyio
 
 
 def raising(make: Any, **options: Any) -> Integration:
@@ -39,7 +35,7 @@ def raising(make: Any, **options: Any) -> Integration:
 
     @integration.capability
     async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
-        raise make(request.auth.basic.password)
+        raise make(connector.get_basic_auth(request).password)
 
     return integration
 
@@ -97,9 +93,7 @@ def test_no_encoded_form_of_a_secret_reaches_an_envelope_or_log(secret: str, rec
     )
     baseline = run(raising(EXCEPTIONS[recipe]).dispatch("list_accounts", placeholder)).decode()
     assume(all(form.lower() not in baseline.lower() for form in encoded_forms(secret)))
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = Records()
     logger = logging.getLogger("connector")
     logger.addHandler(handler)
     old = logger.level
@@ -114,13 +108,13 @@ def test_no_encoded_form_of_a_secret_reaches_an_envelope_or_log(secret: str, rec
         logger.setLevel(old)
     assert code is not None
     texts = [out.decode(), json.loads(out)["error"]["message"]]
-    texts += [logging.Formatter().format(r) for r in records]
+    texts += [logging.Formatter().format(r) for r in handler.records]
     for form in encoded_forms(secret):
         for text in texts:
             assert form.lower() not in text.lower(), (form, text)
 
 
-def test_raw_data_of_an_error_envelope_is_scrubbed() -> None:
+async def test_raw_data_of_an_error_envelope_is_scrubbed() -> None:
     class WithRaw(ExceptionHandler):
         @staticmethod
         def handle(
@@ -133,13 +127,13 @@ def test_raw_data_of_an_error_envelope_is_scrubbed() -> None:
     body = json.dumps(
         {"auth": {"basic": {"username": "u", "password": "hunter2-pw"}}, "request": {}}
     )
-    out = run(integration.dispatch("list_accounts", body))
+    out = await integration.dispatch("list_accounts", body)
     assert b"hunter2-pw" not in out
     assert json.loads(out)["raw_data"]["nested"][0]["pw"] == "[redacted]"
 
 
 @pytest.mark.parametrize("damage", ["error-none", "status-object", "not-a-response", "raw-list"])
-def test_a_hostile_handler_leaves_the_prefilled_envelope(damage: str) -> None:
+async def test_a_hostile_handler_leaves_the_prefilled_envelope(damage: str) -> None:
     class Hostile(ExceptionHandler):
         @staticmethod
         def handle(
@@ -162,12 +156,12 @@ def test_a_hostile_handler_leaves_the_prefilled_envelope(damage: str) -> None:
     body = json.dumps(
         {"auth": {"basic": {"username": "u", "password": "hunter2-pw"}}, "request": {}}
     )
-    out, code = run(integration.dispatch_result("list_accounts", body))
+    out, code = await integration.dispatch_result("list_accounts", body)
     assert code is ErrorCode.NOT_FOUND and b"hunter2-pw" not in out
     assert errors4("ErrorResponse", out) == []
 
 
-def test_deep_settings_under_the_depth_limit_never_raise() -> None:
+async def test_deep_settings_under_the_depth_limit_never_raise() -> None:
     depth = 900
     deep: Any = "hunter2-deep"
     for _ in range(depth):
@@ -180,7 +174,7 @@ def test_deep_settings_under_the_depth_limit_never_raise() -> None:
             "settings": deep,
         }
     )
-    out, code = run(integration.dispatch_result("list_accounts", body))
+    out, code = await integration.dispatch_result("list_accounts", body)
     assert code is not None and b"hunter2-pw" not in out and b"hunter2-deep" not in out
 
 
@@ -196,7 +190,7 @@ class Region(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ({"region": "eu-1", "secret'key-name": 1}, "key-name"),
     ],
 )
-def test_validation_messages_do_not_echo_values_or_keys(
+async def test_validation_messages_do_not_echo_values_or_keys(
     settings_value: dict[str, Any], hidden: str
 ) -> None:
     integration = Integration(app_id="acme", version="1", settings_model=Region)
@@ -205,10 +199,8 @@ def test_validation_messages_do_not_echo_values_or_keys(
     async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
         return ListAccountsResponse(response=[])
 
-    out, code = run(
-        integration.dispatch_result(
-            "list_accounts", json.dumps({"request": {}, "settings": settings_value})
-        )
+    out, code = await integration.dispatch_result(
+        "list_accounts", json.dumps({"request": {}, "settings": settings_value})
     )
     assert code is ErrorCode.BAD_REQUEST
     message = json.loads(out)["error"]["message"]
@@ -247,7 +239,7 @@ def test_a_base_url_with_a_fragment_is_refused() -> None:
         connector.HTTPClient("https://api.example/v2#section")
 
 
-def test_a_body_past_max_response_bytes_ends_the_read_with_invalid_response() -> None:
+async def test_a_body_past_max_response_bytes_ends_the_read_with_invalid_response() -> None:
     from _upstream import upstream
 
     big = b"x" * (3 * 1024 * 1024)
@@ -265,18 +257,84 @@ def test_a_body_past_max_response_bytes_ends_the_read_with_invalid_response() ->
             return ListAccountsResponse(response=[])
 
         body = json.dumps({"auth": {"basic": {"username": "u", "password": "p"}}, "request": {}})
-        out, code = run(integration.dispatch_result("list_accounts", body))
-        run(integration.aclose_http())
+        out, code = await integration.dispatch_result("list_accounts", body)
+        await integration.aclose_http()
         unlimited = connector.HTTPClient(api.url, max_response_bytes=None)
-        answer = run(unlimited.get("/export"))
-        run(unlimited.aclose())
+        answer = await unlimited.get("/export")
+        await unlimited.aclose()
     assert code is ErrorCode.INVALID_RESPONSE
     assert "larger than max_response_bytes (1048576)" in json.loads(out)["error"]["message"]
     assert len(answer.content) == len(big)
 
 
-def test_max_response_bytes_holds_for_mock_transports_too() -> None:
+async def test_max_response_bytes_holds_for_mock_transports_too() -> None:
     transport = connector.MockTransport(lambda request: connector.Response(200, content=b"y" * 100))
     client = connector.HTTPClient("https://api.example", transport=transport, max_response_bytes=10)
     with pytest.raises(connector.ResponseTooLarge, match=r"larger than max_response_bytes \(10\)"):
-        run(client.get("/x"))
+        await client.get("/x")
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "nonsense", "utf-8"])
+def test_response_text_falls_back_to_utf8(charset: str) -> None:
+    answer = connector.Response(
+        200, content="héllo".encode(), headers={"content-type": f"text/plain; charset={charset}"}
+    )
+    assert answer.text == "héllo"
+
+
+def test_a_non_ascii_basic_password_is_sent_as_utf8() -> None:
+    seen: list[str] = []
+
+    def echo(request: connector.Request) -> connector.Response:
+        seen.append(request.headers["authorization"])
+        return connector.Response(204)
+
+    client = connector.HTTPClient(
+        "https://api.example",
+        basic_auth=("ädmin", "pässwörd"),
+        transport=connector.MockTransport(echo),
+    )
+    assert run(client.get("/")).json() is None
+    assert base64.b64decode(seen[0].removeprefix("Basic ")).decode() == "ädmin:pässwörd"  # RFC 7617
+
+
+def test_httpcore_debug_records_carry_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    """With DEBUG logging on, the records of the libraries the client drives hold
+    no header value, query string or password."""
+    from _upstream import upstream
+
+    def echo(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        return (
+            200,
+            [("Set-Cookie", "session=cookie-secret-77"), ("Content-Type", "application/json")],
+            b"{}",
+        )
+
+    caplog.set_level(logging.DEBUG)
+    with upstream(echo) as api:
+        url = api.url.replace("://", "://svc:userinfo-secret-66@")
+
+        async def go() -> None:
+            for client in (
+                connector.HTTPClient(api.url, basic_auth=("admin", "basic-secret-11")),
+                connector.HTTPClient(api.url, bearer_token="bearer-secret-22"),
+                connector.HTTPClient(url, headers={"X-Api-Key": "header-secret-33"}),
+            ):
+                async with client:
+                    await client.get("/users", params={"api_key": "query-secret-44"})
+
+        run(go())
+    records = [r for r in caplog.records if r.name.startswith("httpcore")]
+    assert records, "httpcore logged nothing at DEBUG"
+    text = "\n".join(r.getMessage() for r in records)
+    for secret in (
+        "basic-secret-11",
+        "bearer-secret-22",
+        "header-secret-33",
+        "query-secret-44",
+        "cookie-secret-77",
+        "userinfo-secret-66",
+    ):
+        assert secret not in text, secret
+    encoded = base64.b64encode(b"admin:basic-secret-11").decode()
+    assert encoded not in text
