@@ -8457,6 +8457,34 @@ def assert_conformant(
 # envelope was printed, 2 a usage error (argparse's own `error()`).
 
 
+def _sibling(name: str) -> Any:
+    """server.py or scaffold.py from this file's own folder, never a user's module
+    of the same name that happens to come first on sys.path (the working directory)."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    loaded = sys.modules.get(name)
+    if loaded is not None and os.path.abspath(getattr(loaded, "__file__", "") or "") == path:
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None or not os.path.isfile(path):
+        raise ImportError(f"no {name}.py beside {os.path.abspath(__file__)}")
+    if loaded is not None:
+        raise ImportError(
+            f"another module named {name!r} is loaded ({getattr(loaded, '__file__', '?')}); "
+            "rename it, or run from another folder"
+        )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def _load_target(parser: "argparse.ArgumentParser", target: str) -> Integration:
     """Imports `package.module[:attr]` or `path/to/file.py[:attr]`; attr defaults to integration."""
     import contextlib
@@ -8618,7 +8646,7 @@ def _serve(
     parser: "argparse.ArgumentParser", integration: "Integration", args: "argparse.Namespace"
 ) -> int:
     try:
-        import server
+        server = _sibling("server")
     except ImportError as exc:
         parser.error(f"serve needs server.py beside connector.py ({exc})")
     try:
@@ -8855,18 +8883,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "scaffold":
             try:
-                import scaffold
+                scaffold = _sibling("scaffold")
             except ImportError as exc:
                 parser.error(f"scaffold needs scaffold.py beside connector.py ({exc})")
             try:
-                return scaffold.command(
-                    args.name,
-                    args.directory,
-                    author=args.author,
-                    email=args.email,
-                    force=args.force,
-                    vendor=args.vendor,
-                    multi_auth=args.multi_auth,
+                return int(
+                    scaffold.command(
+                        args.name,
+                        args.directory,
+                        author=args.author,
+                        email=args.email,
+                        force=args.force,
+                        vendor=args.vendor,
+                        multi_auth=args.multi_auth,
+                    )
                 )
             except scaffold.ScaffoldError as exc:
                 parser.error(str(exc))

@@ -151,3 +151,25 @@ def test_python_m_server_says_what_to_run() -> None:
         [sys.executable, "-m", "server"], cwd=ROOT, capture_output=True, timeout=60
     )
     assert proc.returncode == 2 and b"python -m connector serve" in proc.stderr
+
+
+def test_our_server_and_scaffold_are_used_not_a_users_namesakes(tmp_path: Path) -> None:
+    """A user's own server.py or scaffold.py in the working directory is not ours."""
+    for name in ("server", "scaffold"):
+        (tmp_path / f"{name}.py").write_text(f"raise SystemExit('the user\\'s {name}.py ran')\n")
+    target = str(ROOT / EXAMPLE)
+    proc = cli("serve", target, "--token-file", str(tmp_path / "missing"), cwd=tmp_path)
+    err = usage_error(proc, "missing")  # our server.py's read_token refused the file
+    assert "ran" not in err
+    proc = cli(
+        "scaffold",
+        "my-app",
+        str(tmp_path / "out"),
+        "--author",
+        "A",
+        "--email",
+        "a@b.c",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "my_app" / "integration.py").exists()
