@@ -6258,6 +6258,14 @@ class _Env(typing.NamedTuple):
 
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+_HTTP_INSTALLED: list[bool] = []
+
+
+def _http_installed() -> bool:
+    """Whether httpcore and anyio can be imported (looked up once)."""
+    if not _HTTP_INSTALLED:
+        _HTTP_INSTALLED.append(_importable("httpcore") and _importable("anyio"))
+    return _HTTP_INSTALLED[0]
 
 
 class HTTPClient:
@@ -6317,6 +6325,14 @@ class HTTPClient:
             raise ValueError("HTTPClient takes bearer_token or basic_auth, not both")
         if "#" in base_url:
             raise ValueError("HTTPClient: a base URL has no fragment (#...): it is never sent")
+        if transport is None and not _http_installed():
+            call = _CALL.get()
+            owner = integration or (call.integration if call is not None else None)
+            if owner is None or owner.http_transport is None:
+                raise ImportError(
+                    "HTTPClient reaches the network through httpcore and anyio, which are not "
+                    "installed: pip install httpcore anyio (or give it a transport=)"
+                )
         self.base_url = base_url
         # Bodies are read whole; past this many bytes the read ends (None: no limit).
         self.max_response_bytes = max_response_bytes
