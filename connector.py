@@ -8878,44 +8878,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("target", metavar="TARGET", help=target_help)
     _add_check_options(sub)
 
-    sub = commands.add_parser(
-        "scaffold", formatter_class=fmt, help="create a new connector project"
-    )
-    sub.add_argument("name", metavar="NAME", help="connector name, e.g. foo-bar")
-    sub.add_argument("directory", metavar="DIRECTORY", help="where to create the project")
-    sub.add_argument("--author", help="author name (default: git config user.name)")
-    sub.add_argument("--email", help="author email (default: git config user.email)")
-    sub.add_argument("--force", action="store_true", help="write into a non-empty directory")
-    sub.add_argument(
-        "--vendor", action="store_true", help="copy connector.py and server.py into the project"
-    )
-    sub.add_argument(
-        "--multi-auth",
-        action="store_true",
-        help="two credentials: OAuth for the API, a SCIM token for provisioning",
-    )
+    # scaffold.py owns the scaffold sub-command's options (see below).
+    commands.add_parser("scaffold", add_help=False, help="create a new connector project")
 
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["scaffold"]:
+        try:
+            scaffold = _sibling("scaffold")
+        except ImportError as exc:
+            parser.error(f"scaffold needs scaffold.py beside connector.py ({exc})")
+        return int(scaffold.main(words[1:], prog=f"{parser.prog} scaffold"))
+    args = parser.parse_args(words)
     try:
-        if args.command == "scaffold":
-            try:
-                scaffold = _sibling("scaffold")
-            except ImportError as exc:
-                parser.error(f"scaffold needs scaffold.py beside connector.py ({exc})")
-            try:
-                return int(
-                    scaffold.command(
-                        args.name,
-                        args.directory,
-                        author=args.author,
-                        email=args.email,
-                        force=args.force,
-                        vendor=args.vendor,
-                        multi_auth=args.multi_auth,
-                    )
-                )
-            except scaffold.ScaffoldError as exc:
-                parser.error(str(exc))
         integration = _load_target(parser, args.target)
         if args.command == "info":
             _print_json(integration.info_json(), args.pretty)

@@ -722,9 +722,40 @@ def _installed_source(core: Path) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m scaffold NAME DIRECTORY ...`: the same as `python -m connector scaffold`."""
-    return connector.main(["scaffold", *(sys.argv[1:] if argv is None else argv)])
+def main(argv: list[str] | None = None, *, prog: str = "python -m scaffold") -> int:
+    """`python -m connector scaffold NAME DIRECTORY ...` (or `python -m scaffold ...`):
+    this module owns the sub-command's options; connector.py only hands argv over."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Create a new connector project whose tests pass at once."
+    )
+    parser.add_argument("name", metavar="NAME", help="connector name, e.g. foo-bar")
+    parser.add_argument("directory", metavar="DIRECTORY", help="where to create the project")
+    parser.add_argument("--author", help="author name (default: git config user.name)")
+    parser.add_argument("--email", help="author email (default: git config user.email)")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty directory")
+    parser.add_argument(
+        "--vendor", action="store_true", help="copy connector.py and server.py into the project"
+    )
+    parser.add_argument(
+        "--multi-auth",
+        action="store_true",
+        help="two credentials: OAuth for the API, a SCIM token for provisioning",
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return command(
+            args.name,
+            args.directory,
+            author=args.author,
+            email=args.email,
+            force=args.force,
+            vendor=args.vendor,
+            multi_auth=args.multi_auth,
+        )
+    except ScaffoldError as exc:
+        parser.error(str(exc))
 
 
 # ---- Templates --------------------------------------------------------------------
