@@ -7,7 +7,8 @@ Each worker process keeps its own in-memory directory.
 
 import os
 
-import server
 from mock_connector import integration
+
+import server
 
 app = server.asgi(integration, token=os.environ.get("CONNECTOR_TOKEN") or None)

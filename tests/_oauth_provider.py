@@ -15,12 +15,11 @@ import contextlib
 import hashlib
 import json
 import secrets
-import socket
-import threading
-import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
+
+from _srv_util import running_uvicorn
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -239,32 +238,5 @@ class Provider:
 @contextlib.contextmanager
 def serve(app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> Iterator[str]:
     """Serve `app` with uvicorn (h11) on a free 127.0.0.1 port; yields its base URL."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        http="h11",
-        loop="asyncio",
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test provider did not start")
-        time.sleep(0.01)
-    try:
+    with running_uvicorn(app, lifespan="off") as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()

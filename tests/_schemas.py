@@ -45,10 +45,7 @@ def errors4(target: str, data: bytes | dict[str, Any]) -> list[str]:
     "request:<capability>" / "response:<capability>" for a capability's bodies.
     """
     if target.startswith("request:"):
-        pointer = (
-            _operation_pointer(target[8:])
-            + "/requestBody/content/application~1json/schema"
-        )
+        pointer = _operation_pointer(target[8:]) + "/requestBody/content/application~1json/schema"
     elif target.startswith("response:"):
         pointer = _operation_pointer(target[9:]) + "/responses/200/content/application~1json/schema"
     else:

@@ -16,10 +16,11 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.from_thread
@@ -84,8 +85,14 @@ def running(app: server.ASGIApp, **options: Any) -> Iterator[Running]:
 
 
 @contextlib.contextmanager
-def running_uvicorn(app: server.ASGIApp) -> Iterator[int]:
-    """Serve `app` under uvicorn (h11 mode) in a thread; yields the port."""
+def running_uvicorn(
+    app: server.ASGIApp, lifespan: Literal["auto", "on", "off"] = "on"
+) -> Iterator[int]:
+    """Serve `app` under uvicorn (h11 mode) in a thread; yields the port.
+
+    The one place the tests start uvicorn. Outside the main thread uvicorn leaves the
+    process's signal handlers alone.
+    """
     import uvicorn
 
     # proto=IPPROTO_TCP, as uvicorn's own bind has it, so asyncio sets TCP_NODELAY.
@@ -94,18 +101,22 @@ def running_uvicorn(app: server.ASGIApp) -> Iterator[int]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, http="h11", loop="asyncio", lifespan="on", log_level="warning", access_log=False
+        app,
+        http="h11",
+        loop="asyncio",
+        lifespan=lifespan,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=1,
     )
     instance = uvicorn.Server(config)
-    instance.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        for _ in range(500):
-            if instance.started:
-                break
-            threading.Event().wait(0.01)
-        assert instance.started, "uvicorn did not start"
+        deadline = time.monotonic() + 10
+        while not instance.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.01)
         yield port
     finally:
         instance.should_exit = True
@@ -227,7 +238,7 @@ class RawConn:
         return data
 
     def _read_chunked(self) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(self.file.readline().split(b";")[0], 16)
             if size == 0:

@@ -58,6 +58,11 @@ def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
         optional: dict[str, st.SearchStrategy[Any]] = {}
         for field in msgspec.structs.fields(tp):
             target = required if field.required else optional
-            target[field.name] = st.deferred(lambda t=field.type: strategy_for(t))
+            target[field.name] = _deferred(field.type)
         return st.fixed_dictionaries(required, optional=optional).map(lambda kw: tp(**kw))
     raise TypeError(f"no strategy for {tp!r}")
+
+
+def _deferred(tp: Any) -> st.SearchStrategy[Any]:
+    """`strategy_for(tp)`, built on first use (a struct may refer to itself)."""
+    return st.deferred(lambda: strategy_for(tp))

@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
@@ -69,16 +70,41 @@ def integration_returning(response: ListAccountsResponse, validate: bool) -> Int
     return integration
 
 
-def interleaved(rounds: int, reps: int, runs: dict[str, object]) -> dict[str, float]:
+Run = Callable[[int], object]
+
+
+def interleaved(rounds: int, reps: int, runs: dict[str, Run]) -> dict[str, float]:
     """Microseconds per call of each run: the best of several rounds, taken in turn
     (so that a disturbance of the machine hits every variant alike)."""
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(rounds):
         for name, run in runs.items():
             start = time.perf_counter()
-            run(reps)  # type: ignore[operator]
+            run(reps)
             best[name] = min(best[name], (time.perf_counter() - start) / reps)
     return {name: seconds * 1e6 for name, seconds in best.items()}
+
+
+def dispatching(
+    loop: asyncio.AbstractEventLoop, dispatch: Callable[[str, bytes], Awaitable[bytes]]
+) -> Run:
+    """k dispatches of BODY, awaited in turn on `loop`."""
+
+    async def many(k: int) -> None:
+        for _ in range(k):
+            await dispatch("list_accounts", BODY)
+
+    return lambda k: loop.run_until_complete(many(k))
+
+
+def encoding(work: Callable[[ListAccountsResponse], object], response: ListAccountsResponse) -> Run:
+    """k calls of `work(response)`."""
+
+    def run(k: int) -> None:
+        for _ in range(k):
+            work(response)
+
+    return run
 
 
 def bench_dispatch() -> None:
@@ -88,31 +114,17 @@ def bench_dispatch() -> None:
     print("dispatch of list_accounts (prebuilt response), µs per call, interleaved best of 7")
     for n, reps in ((1, 20_000), (1000, 300)):
         response = accounts(n)
-        runs: dict[str, object] = {}
+        runs: dict[str, Run] = {}
         for validate in (False, True):
             dispatch = integration_returning(response, validate).dispatch
             assert loop.run_until_complete(dispatch("list_accounts", BODY)) == encode(response)
-
-            async def many(k: int, dispatch=dispatch) -> None:
-                for _ in range(k):
-                    await dispatch("list_accounts", BODY)
-
-            runs[f"dispatch, validation {'on' if validate else 'off'}"] = (
-                lambda k, many=many: loop.run_until_complete(many(k))
+            runs[f"dispatch, validation {'on' if validate else 'off'}"] = dispatching(
+                loop, dispatch
             )
-
-        def run_encode(k: int, response=response) -> None:
-            for _ in range(k):
-                encode(response)
-
-        def run_encode_decode(k: int, response=response) -> None:
-            for _ in range(k):
-                decode(encode(response))
-
-        runs["encode alone"] = run_encode
-        runs["encode + typed decode"] = run_encode_decode
+        runs["encode alone"] = encoding(encode, response)
+        runs["encode + typed decode"] = encoding(lambda r: decode(encode(r)), response)
         for run in runs.values():
-            run(reps // 10)  # type: ignore[operator]
+            run(reps // 10)
         us = interleaved(7, reps, runs)
         off, on = us["dispatch, validation off"], us["dispatch, validation on"]
         plain, checked = us["encode alone"], us["encode + typed decode"]

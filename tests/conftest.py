@@ -1,6 +1,7 @@
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 # The example connectors are imported by name in tests, as the CLI imports them.
@@ -12,3 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # be reported as flaky. The properties check behaviour, not speed.
 settings.register_profile("project", deadline=None)
 settings.load_profile("project")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests are `async def` under `pytest.mark.anyio`, on asyncio (the server's loop)."""
+    return "asyncio"

@@ -3,7 +3,6 @@ capabilities, app_info, probe_integration, execution summaries."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -28,13 +27,9 @@ from connector import (
     RegistrationError,
 )
 
-LOOP = asyncio.new_event_loop()
+pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = {"basic": {"username": "admin", "password": "correct-horse"}}
-
-
-def run(coro: Any) -> Any:
-    return LOOP.run_until_complete(coro)
 
 
 def fresh(**options: Any) -> Integration:
@@ -51,7 +46,7 @@ def register_standard(integration: Integration, spec: connector.CapabilitySpec) 
     integration._register(spec.name, capability)
 
 
-def test_every_standard_capability_registers_and_answers() -> None:
+async def test_every_standard_capability_registers_and_answers() -> None:
     integration = fresh()
     for spec in connector.CAPABILITIES.values():
         if spec.name not in integration.capabilities:
@@ -62,7 +57,7 @@ def test_every_standard_capability_registers_and_answers() -> None:
     assert errors4("InfoResponse", info) == []
     assert info["response"]["capabilities"] == sorted(connector.CAPABILITIES)
     body = json.dumps({"auth": AUTH, "request": {"account_id": "x"}}).encode()
-    _out, code = run(integration.dispatch_result("delete_account", body))
+    _out, code = await integration.dispatch_result("delete_account", body)
     assert code is connector.ErrorCode.NOT_FOUND
 
 
@@ -132,15 +127,15 @@ def with_custom() -> Integration:
     return integration
 
 
-def test_a_custom_capability_dispatches_validates_and_shows_in_info() -> None:
+async def test_a_custom_capability_dispatches_validates_and_shows_in_info() -> None:
     integration = with_custom()
     body = json.dumps({"auth": AUTH, "request": {"names": ["a", "b"]}})
-    out, code = run(integration.dispatch_result("sync_groups", body))
+    out, code = await integration.dispatch_result("sync_groups", body)
     assert code is None and json.loads(out)["response"] == {"synced": 2}
-    out, code = run(integration.dispatch_result("sync_groups", '{"auth": {}, "request": {}}'))
+    out, code = await integration.dispatch_result("sync_groups", '{"auth": {}, "request": {}}')
     assert code is connector.ErrorCode.BAD_REQUEST
-    out, code = run(
-        integration.dispatch_result("sync_groups", json.dumps({"request": {"names": [1]}}))
+    out, code = await integration.dispatch_result(
+        "sync_groups", json.dumps({"request": {"names": [1]}})
     )
     assert code is connector.ErrorCode.BAD_REQUEST and "$.request.names[0]" in out.decode()
     info = json.loads(integration.info_json())["response"]
@@ -153,17 +148,15 @@ def test_a_custom_capability_dispatches_validates_and_shows_in_info() -> None:
     assert "/sync_groups" in paths
 
 
-def test_a_custom_capability_returning_the_wrong_payload_is_invalid_response() -> None:
+async def test_a_custom_capability_returning_the_wrong_payload_is_invalid_response() -> None:
     integration = fresh()
 
     @integration.register_custom_capability("count_things")
     async def count_things(request: CustomRequest[Groups]) -> CustomResponse[Synced]:
         return CustomResponse(response=Groups(names=[]))  # type: ignore[arg-type]
 
-    _out, code = run(
-        integration.dispatch_result(
-            "count_things", json.dumps({"auth": AUTH, "request": {"names": []}})
-        )
+    _out, code = await integration.dispatch_result(
+        "count_things", json.dumps({"auth": AUTH, "request": {"names": []}})
     )
     assert code is connector.ErrorCode.INVALID_RESPONSE
 
@@ -253,12 +246,12 @@ def test_a_custom_capability_over_http() -> None:
 # ---- app_info and probe_integration ------------------------------------------------
 
 
-def test_app_info_needs_no_credentials_and_returns_the_openapi_document() -> None:
+async def test_app_info_needs_no_credentials_and_returns_the_openapi_document() -> None:
     from mock_connector import integration
 
-    out, code = run(integration.dispatch_result("app_info", b'{"request": {}, "settings": 7}'))
+    out, code = await integration.dispatch_result("app_info", b'{"request": {}, "settings": 7}')
     assert code is not None  # settings must still be an object on the wire
-    out, code = run(integration.dispatch_result("app_info", b'{"request": {}}'))
+    out, code = await integration.dispatch_result("app_info", b'{"request": {}}')
     assert code is None
     data = json.loads(out)
     assert errors4("response:app_info", data) == []
@@ -272,18 +265,18 @@ def test_app_info_needs_no_credentials_and_returns_the_openapi_document() -> Non
     assert "BasicCredential" in schema["components"]["schemas"]
 
 
-def probe(integration: Integration, auth: Any = AUTH, **request: Any) -> dict[str, Any]:
+async def probe(integration: Integration, auth: Any = AUTH, **request: Any) -> dict[str, Any]:
     body = json.dumps({"auth": auth, "request": request})
-    out, code = run(integration.dispatch_result("probe_integration", body))
+    out, code = await integration.dispatch_result("probe_integration", body)
     assert code is None, out
     assert errors4("response:probe_integration", out) == []
     return json.loads(out)["response"]  # type: ignore[no-any-return]
 
 
-def test_probe_integration_passes_on_the_example() -> None:
+async def test_probe_integration_passes_on_the_example() -> None:
     from mock_connector import integration
 
-    results = probe(integration)
+    results = await probe(integration)
     assert results["status"] == "passed"
     checks = {c["check"]: c for c in results["checks"]}
     assert set(checks) == {"accounts", "entitlements", "entitlement_associations"}
@@ -293,14 +286,14 @@ def test_probe_integration_passes_on_the_example() -> None:
     assert checks["accounts"]["observed_count"] == 15  # three pages of five
 
 
-def test_probe_integration_reports_a_failing_list_and_never_raises() -> None:
+async def test_probe_integration_reports_a_failing_list_and_never_raises() -> None:
     integration = fresh()
 
     @integration.capability
     async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
         raise RuntimeError("upstream exploded")
 
-    results = probe(integration)
+    results = await probe(integration)
     assert results["status"] == "failed"
     accounts = next(c for c in results["checks"] if c["check"] == "accounts")
     assert accounts["status"] == "failed"
@@ -309,11 +302,11 @@ def test_probe_integration_reports_a_failing_list_and_never_raises() -> None:
     assert others == ["unsupported", "unsupported"]
 
 
-def test_probe_integration_reports_refused_credentials() -> None:
+async def test_probe_integration_reports_refused_credentials() -> None:
     from mock_connector import integration
 
     wrong = {"basic": {"username": "admin", "password": "not-the-horse"}}
-    results = probe(integration, auth=wrong, checks=["accounts"])
+    results = await probe(integration, auth=wrong, checks=["accounts"])
     assert results["status"] == "failed"
     assert results["checks"][0]["error"]["error_code"] == "unauthorized"
     assert "not-the-horse" not in json.dumps(results)
@@ -339,7 +332,7 @@ def test_request_fingerprint_is_the_canonical_payload_hash() -> None:
     assert connector.request_fingerprint(other) != connector.request_fingerprint(one)
 
 
-def test_a_write_capability_sets_its_execution_summary() -> None:
+async def test_a_write_capability_sets_its_execution_summary() -> None:
     integration = fresh()
 
     @integration.capability
@@ -355,7 +348,7 @@ def test_a_write_capability_sets_its_execution_summary() -> None:
         return connector.DeleteAccountResponse(response=deleted, execution_summary=summary)
 
     body = json.dumps({"auth": AUTH, "request": {"account_id": "u1"}})
-    data = json.loads(run(integration.dispatch("delete_account", body)))
+    data = json.loads(await integration.dispatch("delete_account", body))
     summary = data["execution_summary"]
     assert summary["effect"] == {"kind": "noop", "reason": "state_already_matches"}
     assert summary["is_idempotent"] is True and len(summary["request_fingerprint"]) == 64

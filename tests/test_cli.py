@@ -342,10 +342,10 @@ def test_bad_json_is_a_bad_request_envelope(body: str) -> None:
     assert error.raised_by is None
 
 
-def test_empty_stdin_is_a_bad_request_envelope() -> None:
+def test_empty_stdin_says_no_request_was_given() -> None:
     proc = cli("call", EXAMPLE, "validate_credentials", input="")
-    assert proc.returncode == 1
-    assert error_of(proc.stdout).error_code == "bad_request"
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert b"no request given: standard input was empty" in proc.stderr
 
 
 @pytest.mark.parametrize("name", ["get_authorization_url", "frobnicate", "list_accounts_"])
@@ -373,7 +373,7 @@ def bad_targets(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["bogus"], "invalid choice"),
+        (["bogus"], "unknown choice 'bogus'"),
         (["info"], "TARGET"),
         (["call", EXAMPLE], "CAPABILITY"),
         (["info", "examples/no_such_file.py"], "no such file"),
@@ -384,7 +384,7 @@ def bad_targets(tmp_path: Path) -> Path:
         (["info", "{tmp}/boom_at_import.py"], "RuntimeError: boom at import"),
         (["info", "{tmp}/syntax_error.py"], "SyntaxError"),
         (["info", "{tmp}/missing_dep.py"], "no_such_module_for_cli_tests"),
-        (["info", "{tmp}/not_an_integration.py"], "found int"),
+        (["info", "{tmp}/not_an_integration.py"], "it has none"),
         (["info", "{tmp}/connector.py"], "taken"),
         (["call", EXAMPLE, "list_accounts", "--json-file", "/no/such/request.json"], "cannot read"),
         (["call", EXAMPLE, "list_accounts", "--json-file", "{tmp}"], "cannot read"),

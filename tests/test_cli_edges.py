@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -15,15 +16,18 @@ EXAMPLE = "examples/mock_connector.py"
 REQUEST = '{"auth": {"basic": {"username": "admin", "password": "Sup3r-Secret-Pw"}}, "request": {}}'
 
 
-def cli(*args: str, cwd: Path = ROOT, **options: object) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
+def cli(
+    *args: str, cwd: Path = ROOT, stdin: int | IO[bytes] | None = subprocess.DEVNULL, **options: Any
+) -> subprocess.CompletedProcess[bytes]:
+    proc: subprocess.CompletedProcess[bytes] = subprocess.run(
         [sys.executable, "-m", "connector", *args],
         cwd=cwd,
         capture_output=True,
         timeout=60,
-        stdin=options.pop("stdin", subprocess.DEVNULL),  # type: ignore[arg-type]
-        **options,  # type: ignore[arg-type]
+        stdin=stdin,
+        **options,
     )
+    return proc
 
 
 def usage_error(proc: subprocess.CompletedProcess[bytes], *fragments: str) -> str:

@@ -64,11 +64,6 @@ MOCK_CAPABILITIES = sorted(
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def _fresh_directory() -> Any:
     mock_connector.reset()

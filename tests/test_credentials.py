@@ -12,6 +12,7 @@ import msgspec
 import pytest
 from _schemas import errors4
 from _strategies import strategy_for
+from _util import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,11 +29,7 @@ from connector import (
     TokenCredential,
 )
 
-LOOP = asyncio.new_event_loop()
-
-
-def run(coro: Any) -> Any:
-    return LOOP.run_until_complete(coro)
+pytestmark = pytest.mark.anyio
 
 
 OAUTH = {"id": "oauth", "oauth": {"access_token": "at-123456"}}
@@ -61,16 +58,18 @@ def multi(**options: Any) -> Integration:
     return integration
 
 
-def dispatch(integration: Integration, name: str, body: dict[str, Any]) -> tuple[Any, Any]:
-    out, code = run(integration.dispatch_result(name, json.dumps(body)))
+async def dispatch(integration: Integration, name: str, body: dict[str, Any]) -> tuple[Any, Any]:
+    out, code = await integration.dispatch_result(name, json.dumps(body))
     return json.loads(out), code
 
 
-def test_one_and_two_credentials_are_accepted() -> None:
+async def test_one_and_two_credentials_are_accepted() -> None:
     integration = multi()
-    data, code = dispatch(integration, "list_accounts", {"request": {}, "credentials": [OAUTH]})
+    data, code = await dispatch(
+        integration, "list_accounts", {"request": {}, "credentials": [OAUTH]}
+    )
     assert code is None and [a["integration_specific_id"] for a in data["response"]] == ["at"]
-    data, code = dispatch(
+    data, code = await dispatch(
         integration, "list_accounts", {"request": {}, "credentials": [SCIM, OAUTH]}
     )
     assert code is None
@@ -95,27 +94,29 @@ def test_one_and_two_credentials_are_accepted() -> None:
         ({"credentials": [{"id": "oauth"}]}, "must carry `oauth`, not nothing"),
     ],
 )
-def test_each_rule_is_a_bad_request_naming_what_is_wrong(
+async def test_each_rule_is_a_bad_request_naming_what_is_wrong(
     body: dict[str, Any], message: str
 ) -> None:
-    data, code = dispatch(multi(), "list_accounts", {"request": {}, **body})
+    data, code = await dispatch(multi(), "list_accounts", {"request": {}, **body})
     assert code is ErrorCode.BAD_REQUEST, data
     assert message in data["error"]["message"]
     assert data["error"]["raised_by"] is None
     assert "123456" not in data["error"]["message"]
 
 
-def test_the_closest_combination_is_named() -> None:
+async def test_the_closest_combination_is_named() -> None:
     integration = multi(
         credentials=[CredentialConfig(id=name, type="token") for name in ("a", "b", "c", "d")],
         allowed_credentials=[("a", "b", "c"), ("c", "d")],
     )
     body = {"request": {}, "credentials": [{"id": "a", "token": {"token": "x"}}]}
-    data, code = dispatch(integration, "list_accounts", body)
+    data, code = await dispatch(integration, "list_accounts", body)
     assert code is ErrorCode.BAD_REQUEST
     assert data["error"]["message"].endswith("missing 'b', 'c'")
     body = {"request": {}, "credentials": [{"id": "d", "token": {"token": "x"}}]}
-    assert dispatch(integration, "list_accounts", body)[0]["error"]["message"].endswith("'c'")
+    assert (await dispatch(integration, "list_accounts", body))[0]["error"]["message"].endswith(
+        "'c'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,7 +154,7 @@ def test_declarations_are_checked_at_registration(options: dict[str, Any], match
 
 
 # Every credential member of the 4.280 file, accepted in `credentials` and in `auth`.
-KINDS = {
+KINDS: dict[str, type[msgspec.Struct]] = {
     "oauth": connector.OAuthCredential,
     "oauth_client_credentials": connector.OAuthClientCredential,
     "oauth1": connector.OAuth1Credential,
@@ -197,7 +198,7 @@ def test_every_credential_type_is_accepted(member: str, data: st.DataObject) -> 
             seen.append(GETTERS[member](request))
         return ListAccountsResponse(response=[])
 
-    data_out, code = dispatch(integration, "list_accounts", body)
+    data_out, code = run(dispatch(integration, "list_accounts", body))
     assert code is None, data_out
     assert all(found == value for found in seen) and seen
 
@@ -215,7 +216,7 @@ def test_getters_say_what_is_missing() -> None:
         connector.get_jwt_auth(request)
 
 
-def test_auth_connectors_are_unchanged_and_take_client_credentials_for_oauth() -> None:
+async def test_auth_connectors_are_unchanged_and_take_client_credentials_for_oauth() -> None:
     integration = Integration(app_id="acme", version="1", auth=OAuthCredential)
 
     @integration.capability
@@ -225,16 +226,18 @@ def test_auth_connectors_are_unchanged_and_take_client_credentials_for_oauth() -
             response=[connector.FoundAccountData(integration_specific_id=token)]
         )
 
-    data, code = dispatch(
+    data, code = await dispatch(
         integration, "list_accounts", {"request": {}, "auth": {"oauth": {"access_token": "a1"}}}
     )
     assert code is None and data["response"][0]["integration_specific_id"] == "a1"
     client = {"access_token": "c1", "client_id": "id", "client_secret": "s", "scopes": []}
-    data, code = dispatch(
+    data, code = await dispatch(
         integration, "list_accounts", {"request": {}, "auth": {"oauth_client_credentials": client}}
     )
     assert code is None and data["response"][0]["integration_specific_id"] == "c1"
-    data, code = dispatch(integration, "list_accounts", {"request": {}, "credentials": [OAUTH]})
+    data, code = await dispatch(
+        integration, "list_accounts", {"request": {}, "credentials": [OAUTH]}
+    )
     assert code is ErrorCode.BAD_REQUEST and "not `credentials`" in data["error"]["message"]
 
 
@@ -262,8 +265,8 @@ def checking() -> Integration:
     )
 
 
-def validate(integration: Integration, credential: dict[str, Any]) -> dict[str, Any]:
-    data, code = dispatch(
+async def validate(integration: Integration, credential: dict[str, Any]) -> dict[str, Any]:
+    data, code = await dispatch(
         integration, "validate_credential_config", {"request": {"credential": credential}}
     )
     assert code is None, data
@@ -277,13 +280,13 @@ def test_validate_credential_config_is_registered_only_for_credentials_connector
     assert "validate_credential_config" not in plain.capabilities
 
 
-def test_a_good_credential_is_valid() -> None:
-    assert validate(checking(), {"id": "api", "token": {"token": "tok-123456"}}) == {
+async def test_a_good_credential_is_valid() -> None:
+    assert await validate(checking(), {"id": "api", "token": {"token": "tok-123456"}}) == {
         "valid": True,
         "validation_errors": None,
     }
     admin = {"id": "admin", "basic": {"username": "ops", "password": "pw-123456"}}
-    assert validate(checking(), admin)["valid"] is True
+    assert (await validate(checking(), admin))["valid"] is True
 
 
 @pytest.mark.parametrize(
@@ -311,27 +314,29 @@ def test_a_good_credential_is_valid() -> None:
         ),
     ],
 )
-def test_each_problem_is_reported(credential: dict[str, Any], problem: str) -> None:
-    answer = validate(checking(), credential)
+async def test_each_problem_is_reported(credential: dict[str, Any], problem: str) -> None:
+    answer = await validate(checking(), credential)
     assert answer["valid"] is False
     assert any(problem in text for text in answer["validation_errors"]), answer
     assert not any("123456" in text for text in answer["validation_errors"])
 
 
-def test_validation_returning_false_is_a_refusal() -> None:
+async def test_validation_returning_false_is_a_refusal() -> None:
     integration = Integration(
         app_id="acme",
         version="1",
         credentials=[CredentialConfig(id="api", type="token", validation=lambda c: False)],
     )
-    answer = validate(integration, {"token": {"token": "tok-1"}})  # one credential: id implied
+    answer = await validate(
+        integration, {"token": {"token": "tok-1"}}
+    )  # one credential: id implied
     assert answer == {
         "valid": False,
         "validation_errors": ["Credential 'api' was refused by its validation"],
     }
 
 
-def test_the_author_may_replace_validate_credential_config() -> None:
+async def test_the_author_may_replace_validate_credential_config() -> None:
     integration = checking()
 
     @integration.capability
@@ -341,7 +346,7 @@ def test_the_author_may_replace_validate_credential_config() -> None:
         checked = connector.ValidatedCredentialConfig(valid=True)
         return connector.ValidateCredentialConfigResponse(response=checked)
 
-    assert validate(integration, {"id": "api", "token": {"token": "x"}})["valid"] is True
+    assert (await validate(integration, {"id": "api", "token": {"token": "x"}}))["valid"] is True
 
 
 # ---- OAuth per credential ---------------------------------------------------------
@@ -387,11 +392,11 @@ def refresh(credential_id: str | None) -> dict[str, Any]:
     return {"request": payload}
 
 
-def test_the_oauth_capabilities_pick_settings_by_credential_id() -> None:
+async def test_the_oauth_capabilities_pick_settings_by_credential_id() -> None:
     integration = two_oauth()
     assert {"get_authorization_url", "refresh_access_token"} <= set(integration.capabilities)
     for tag in ("main", "scim"):
-        data, code = dispatch(integration, "refresh_access_token", refresh(tag))
+        data, code = await dispatch(integration, "refresh_access_token", refresh(tag))
         assert code is None and data["response"]["access_token"] == f"{tag}-token"
         body = {
             "request": {
@@ -402,23 +407,23 @@ def test_the_oauth_capabilities_pick_settings_by_credential_id() -> None:
                 "credential_id": tag,
             }
         }
-        data, code = dispatch(integration, "get_authorization_url", body)
+        data, code = await dispatch(integration, "get_authorization_url", body)
         url = data["response"]["authorization_url"]
         assert url.startswith(f"https://{tag}.example/authorize?")
         assert ("code_challenge=" in url) is (tag == "scim")
 
 
 @pytest.mark.parametrize("credential_id", ["nope", None])
-def test_an_unknown_or_missing_credential_id_is_integration_missing_parameter(
+async def test_an_unknown_or_missing_credential_id_is_integration_missing_parameter(
     credential_id: str | None,
 ) -> None:
-    data, code = dispatch(two_oauth(), "refresh_access_token", refresh(credential_id))
+    data, code = await dispatch(two_oauth(), "refresh_access_token", refresh(credential_id))
     assert code is ErrorCode.INTEGRATION_MISSING_PARAMETER
     assert "main, scim" in data["error"]["message"]
     assert "123456" not in json.dumps(data)
 
 
-def test_one_oauth_credential_needs_no_credential_id() -> None:
+async def test_one_oauth_credential_needs_no_credential_id() -> None:
     integration = Integration(
         app_id="acme",
         version="1",
@@ -429,7 +434,7 @@ def test_one_oauth_credential_needs_no_credential_id() -> None:
             CredentialConfig(id="scim", type="token", optional=True),
         ],
     )
-    data, code = dispatch(integration, "refresh_access_token", refresh(None))
+    data, code = await dispatch(integration, "refresh_access_token", refresh(None))
     assert code is None and data["response"]["access_token"] == "main-token"
 
 

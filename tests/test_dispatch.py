@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 import pytest
+from _schemas import errors4
+from _util import run
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import connector
-from _schemas import errors4
 from connector import (
     BasicCredential,
     ConnectorError,
@@ -31,12 +31,8 @@ from connector import (
     ValidatedCredentials,
 )
 
-LOOP = asyncio.new_event_loop()
+pytestmark = pytest.mark.anyio
 ERROR_CODES = {code.value for code in ErrorCode}
-
-
-def run(coro: Any) -> Any:
-    return LOOP.run_until_complete(coro)
 
 
 class Settings(msgspec.Struct, kw_only=True):
@@ -145,10 +141,10 @@ def accounts() -> Integration:
         (body(settings=[1]), "at `$.settings`"),
     ],
 )
-def test_wire_failures_are_bad_request_envelopes(
+async def test_wire_failures_are_bad_request_envelopes(
     accounts: Integration, raw: bytes, fragment: str
 ) -> None:
-    out, code = run(accounts.dispatch_result("list_accounts", raw))
+    out, code = await accounts.dispatch_result("list_accounts", raw)
     assert code is ErrorCode.BAD_REQUEST
     error = error_of(out)
     assert fragment in error.message
@@ -157,38 +153,38 @@ def test_wire_failures_are_bad_request_envelopes(
     assert error.raised_by is None and error.raised_in is None
 
 
-def test_unregistered_names_are_not_implemented(accounts: Integration) -> None:
+async def test_unregistered_names_are_not_implemented(accounts: Integration) -> None:
     for name in ("validate_credentials", "get_authorization_url", "no_such_thing", ""):
-        out, code = run(accounts.dispatch_result(name, body()))
+        out, code = await accounts.dispatch_result(name, body())
         assert code is ErrorCode.UNSUPPORTED_OPERATION  # not_implemented, on the 4.x wire
         assert error_of(out).error_code == "unsupported_operation"
 
 
-def test_success_drops_raw_data_unless_asked(accounts: Integration) -> None:
-    plain = msgspec.json.decode(run(accounts.dispatch("list_accounts", body())))
+async def test_success_drops_raw_data_unless_asked(accounts: Integration) -> None:
+    plain = msgspec.json.decode(await accounts.dispatch("list_accounts", body()))
     assert plain["raw_data"] is None and plain["response"][0]["integration_specific_id"] == "eu"
     asked = msgspec.json.decode(
-        run(accounts.dispatch("list_accounts", body(include_raw_data=True)))
+        await accounts.dispatch("list_accounts", body(include_raw_data=True))
     )
     assert asked["raw_data"] == {"upstream": 1}
     explicit = msgspec.json.decode(
-        run(accounts.dispatch("list_accounts", body(settings={"region": "us"})))
+        await accounts.dispatch("list_accounts", body(settings={"region": "us"}))
     )
     assert explicit["response"][0]["integration_specific_id"] == "us"
 
 
-def test_dispatch_accepts_str_bodies(accounts: Integration) -> None:
-    out, code = run(accounts.dispatch_result("list_accounts", body().decode()))
+async def test_dispatch_accepts_str_bodies(accounts: Integration) -> None:
+    out, code = await accounts.dispatch_result("list_accounts", body().decode())
     assert code is None and b'"response"' in out
 
 
-def test_settings_with_all_defaults_accept_missing_settings(accounts: Integration) -> None:
+async def test_settings_with_all_defaults_accept_missing_settings(accounts: Integration) -> None:
     for raw in (body(), body(settings=None), body(settings={})):
-        out, code = run(accounts.dispatch_result("list_accounts", raw))
+        out, code = await accounts.dispatch_result("list_accounts", raw)
         assert code is None, out
 
 
-def test_required_settings_are_named_when_missing() -> None:
+async def test_required_settings_are_named_when_missing() -> None:
     integration = make_integration(settings_model=RequiredSettings)
 
     @integration.capability
@@ -200,17 +196,17 @@ def test_required_settings_are_named_when_missing() -> None:
             response=ValidatedCredentials(valid=True, unique_tenant_id=settings.account_id)
         )
 
-    out, code = run(integration.dispatch_result("validate_credentials", body()))
+    out, code = await integration.dispatch_result("validate_credentials", body())
     assert code is ErrorCode.BAD_REQUEST
     assert "missing required field `account_id`" in error_of(out).message
     assert "$.settings" in error_of(out).message
-    out, code = run(
-        integration.dispatch_result("validate_credentials", body(settings={"account_id": "t1"}))
+    out, code = await integration.dispatch_result(
+        "validate_credentials", body(settings={"account_id": "t1"})
     )
     assert code is None and b'"unique_tenant_id":"t1"' in out
 
 
-def test_every_auth_kind_is_checked() -> None:
+async def test_every_auth_kind_is_checked() -> None:
     credentials = {
         BasicCredential: {"basic": {"username": "u", "password": "p"}},
         connector.TokenCredential: {"token": {"token": "t"}},
@@ -227,11 +223,13 @@ def test_every_auth_kind_is_checked() -> None:
                 response=ValidatedCredentials(valid=True, unique_tenant_id="t")
             )
 
-        assert run(integration.dispatch_result("validate_credentials", body(auth=good)))[1] is None
+        assert (await integration.dispatch_result("validate_credentials", body(auth=good)))[
+            1
+        ] is None
         for other_kind, other in credentials.items():
             if other_kind is kind:
                 continue
-            out, code = run(integration.dispatch_result("validate_credentials", body(auth=other)))
+            out, code = await integration.dispatch_result("validate_credentials", body(auth=other))
             assert code is ErrorCode.BAD_REQUEST
             assert "Missing `auth." in error_of(out).message
 
@@ -254,14 +252,14 @@ def test_enum_values_are_not_echoed() -> None:
     assert "at `$.status`" in connector._describe_decode_error(info.value)
 
 
-def test_wrong_return_type_is_invalid_response(logs: Collect) -> None:
+async def test_wrong_return_type_is_invalid_response(logs: Collect) -> None:
     integration = make_integration()
 
     @integration.capability
     async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
         return [FoundAccountData(integration_specific_id="1")]  # type: ignore[return-value]
 
-    out, code = run(integration.dispatch_result("list_accounts", body()))
+    out, code = await integration.dispatch_result("list_accounts", body())
     assert code is ErrorCode.INVALID_RESPONSE
     assert "returned list, expected ListAccountsResponse" in error_of(out).message
 
@@ -303,28 +301,28 @@ STATUS_TABLE = {
 
 
 @pytest.mark.parametrize(("status", "code"), sorted(STATUS_TABLE.items()))
-def test_http_handler_follows_the_status_table(status: int, code: str) -> None:
+async def test_http_handler_follows_the_status_table(status: int, code: str) -> None:
     for handlers in ([(UpstreamError, HTTPHandler, None)], []):  # listed, and the built-in fallback
         integration = raising(UpstreamError(status), exception_handlers=handlers)
-        error = error_of(run(integration.dispatch("list_accounts", body())))
+        error = error_of(await integration.dispatch("list_accounts", body()))
         assert error.error_code == code
         assert error.status_code == status
         assert error.raised_by == "UpstreamError"
         assert error.raised_in == f"{__name__}:list_accounts"
 
 
-def test_connector_error_keeps_its_code_and_app_error_code() -> None:
+async def test_connector_error_keeps_its_code_and_app_error_code() -> None:
     exc = ConnectorError(
         "Seat limit reached", ErrorCode.PERMISSION_DENIED, app_error_code="acme.seats"
     )
-    error = error_of(run(raising(exc).dispatch("list_accounts", body())))
+    error = error_of(await raising(exc).dispatch("list_accounts", body()))
     assert error.error_code == "permission_denied"
     assert error.app_error_code == "acme.seats"
     assert error.message == "Seat limit reached"
     assert str(exc) == "Seat limit reached"
 
 
-def test_first_matching_handler_wins_and_third_element_sets_the_code() -> None:
+async def test_first_matching_handler_wins_and_third_element_sets_the_code() -> None:
     class Shout(ExceptionHandler):
         @staticmethod
         def handle(
@@ -342,13 +340,15 @@ def test_first_matching_handler_wins_and_third_element_sets_the_code() -> None:
         (LookupError, HTTPHandler, ErrorCode.INVALID_VALUE),
     ]
     error = error_of(
-        run(raising(KeyError("k"), exception_handlers=handlers).dispatch("list_accounts", body()))
+        await raising(KeyError("k"), exception_handlers=handlers).dispatch("list_accounts", body())
     )
     assert error.error_code == "not_found"
     assert error.message == "handled in list_accounts: 'k'"
     assert error.app_error_code == "acme.shout"
     error = error_of(
-        run(raising(IndexError("i"), exception_handlers=handlers).dispatch("list_accounts", body()))
+        await raising(IndexError("i"), exception_handlers=handlers).dispatch(
+            "list_accounts", body()
+        )
     )
     assert error.error_code == "invalid_value"
 
@@ -365,17 +365,17 @@ def test_first_matching_handler_wins_and_third_element_sets_the_code() -> None:
         ("RemoteProtocolError", "connection_closed"),
     ],
 )
-def test_httpcore_exceptions_are_classified(name: str, code: str) -> None:
+async def test_httpcore_exceptions_are_classified(name: str, code: str) -> None:
     import httpcore
 
     exc = getattr(httpcore, name)("boom")
-    error = error_of(run(raising(exc).dispatch("list_accounts", body())))
+    error = error_of(await raising(exc).dispatch("list_accounts", body()))
     assert error.error_code == code
     assert error.raised_by == name
 
 
-def test_unexpected_errors_log_one_traceback(logs: Collect) -> None:
-    run(raising(ZeroDivisionError("division by zero")).dispatch("list_accounts", body()))
+async def test_unexpected_errors_log_one_traceback(logs: Collect) -> None:
+    await raising(ZeroDivisionError("division by zero")).dispatch("list_accounts", body())
     errors = [r for r in logs.records if r.levelno >= logging.WARNING]
     assert len(errors) == 1
     assert errors[0].levelno == logging.ERROR
@@ -383,9 +383,9 @@ def test_unexpected_errors_log_one_traceback(logs: Collect) -> None:
     assert errors[0].exc_info is None
 
 
-def test_expected_errors_log_one_line_without_traceback(logs: Collect) -> None:
-    run(raising(ConnectorError("gone", ErrorCode.NOT_FOUND)).dispatch("list_accounts", body()))
-    run(raising(UpstreamError(404)).dispatch("list_accounts", body()))
+async def test_expected_errors_log_one_line_without_traceback(logs: Collect) -> None:
+    await raising(ConnectorError("gone", ErrorCode.NOT_FOUND)).dispatch("list_accounts", body())
+    await raising(UpstreamError(404)).dispatch("list_accounts", body())
     records = [r for r in logs.records if r.levelno >= logging.WARNING]
     assert len(records) == 2
     for record in records:
@@ -393,15 +393,15 @@ def test_expected_errors_log_one_line_without_traceback(logs: Collect) -> None:
         assert "\n" not in record.getMessage() and record.exc_info is None
 
 
-def test_handle_errors_false_lets_capability_errors_propagate() -> None:
+async def test_handle_errors_false_lets_capability_errors_propagate() -> None:
     integration = raising(ValueError("debug me"), handle_errors=False)
     with pytest.raises(ValueError, match="debug me"):
-        run(integration.dispatch("list_accounts", body()))
-    _, code = run(integration.dispatch_result("list_accounts", b"nope"))
+        await integration.dispatch("list_accounts", body())
+    _, code = await integration.dispatch_result("list_accounts", b"nope")
     assert code is ErrorCode.BAD_REQUEST
 
 
-def test_sync_capabilities_run_in_a_worker_thread() -> None:
+async def test_sync_capabilities_run_in_a_worker_thread() -> None:
     import threading
 
     seen: list[int] = []
@@ -415,18 +415,18 @@ def test_sync_capabilities_run_in_a_worker_thread() -> None:
     async def call() -> bytes:
         return await integration.dispatch("list_accounts", body())
 
-    assert b'"response":[]' in run(call())
+    assert b'"response":[]' in await call()
     assert seen and seen[0] != threading.get_ident()
 
 
-def test_sync_capability_errors_are_envelopes_too() -> None:
+async def test_sync_capability_errors_are_envelopes_too() -> None:
     integration = make_integration()
 
     @integration.capability
     def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
         raise ConnectorError("nope", ErrorCode.RATE_LIMIT)
 
-    assert error_of(run(integration.dispatch("list_accounts", body()))).error_code == "rate_limit"
+    assert error_of(await integration.dispatch("list_accounts", body())).error_code == "rate_limit"
 
 
 # ---- properties ---------------------------------------------------------------
@@ -490,10 +490,11 @@ class_names = st.from_regex(r"\A[A-Z][A-Za-z0-9_]{0,20}\Z")
 
 @st.composite
 def exceptions(draw: st.DrawFn) -> Exception:
-    base = draw(exception_types)
+    base: type[Exception] = draw(exception_types)
     message = draw(st.text())
     if draw(st.booleans()):
-        base = type(draw(class_names), (base,), {})
+        # type() builds a subclass of `base`; mypy only knows it returns a `type`.
+        base = cast(type[Exception], type(draw(class_names), (base,), {}))
     if issubclass(base, ConnectorError):
         return base(message, draw(st.sampled_from(list(ErrorCode))), draw(st.none() | st.text()))
     exc = base(message)
@@ -574,7 +575,7 @@ def build_exception(recipe: int, planted: list[str]) -> Exception:
     return ValueError(text)
 
 
-def failing_call(
+async def failing_call(
     exc_for: Any, password: str, setting: str, wire_failure: bool
 ) -> tuple[list[str], str]:
     """Runs a failing list_accounts carrying two secrets; returns the envelope's strings and the log."""
@@ -595,7 +596,7 @@ def failing_call(
         }
     )
     with collecting() as handler:
-        out, code = run(integration.dispatch_result("list_accounts", raw))
+        out, code = await integration.dispatch_result("list_accounts", raw)
     assert code is not None
     return list(strings_in(json.loads(out))), handler.text()
 
@@ -614,22 +615,22 @@ def test_secrets_never_reach_errors_or_logs(
 
     # The same call with inert placeholders shows the fixed words of the envelope
     # and log; a "secret" that is one of them (say `bad_requ`) proves nothing.
-    base_values, base_log = failing_call(exc_for, "\u2603" * 8, "\u2604" * 8, wire_failure)
+    base_values, base_log = run(failing_call(exc_for, "\u2603" * 8, "\u2604" * 8, wire_failure))
     baseline = "\n".join(base_values) + base_log
     for secret in (password, setting):
         assume(secret not in baseline)
-    values, log_text = failing_call(exc_for, password, setting, wire_failure)
+    values, log_text = run(failing_call(exc_for, password, setting, wire_failure))
     for secret in (password, setting):
         assert all(secret not in value for value in values), (secret, values)
         assert secret not in log_text
 
 
-def test_broken_exceptions_and_handlers_still_give_envelopes(logs: Collect) -> None:
+async def test_broken_exceptions_and_handlers_still_give_envelopes(logs: Collect) -> None:
     class Unprintable(Exception):
         def __str__(self) -> str:
             raise RuntimeError("no str for you")
 
-    error = error_of(run(raising(Unprintable()).dispatch("list_accounts", body())))
+    error = error_of(await raising(Unprintable()).dispatch("list_accounts", body()))
     assert error.error_code == "internal_error" and error.raised_by == "Unprintable"
 
     class Broken(ExceptionHandler):
@@ -645,14 +646,16 @@ def test_broken_exceptions_and_handlers_still_give_envelopes(logs: Collect) -> N
     integration = raising(
         ConnectorError("gone", ErrorCode.NOT_FOUND), exception_handlers=[(Exception, Broken, None)]
     )
-    error = error_of(run(integration.dispatch("list_accounts", body())))
+    error = error_of(await integration.dispatch("list_accounts", body()))
     assert error.error_code == "not_found" and error.message == "gone"
     assert any("Broken failed on ConnectorError" in r.getMessage() for r in logs.records)
 
 
-def test_a_handler_catching_everything_still_logs_unexpected_errors_in_full(logs: Collect) -> None:
+async def test_a_handler_catching_everything_still_logs_unexpected_errors_in_full(
+    logs: Collect,
+) -> None:
     integration = raising(KeyError("k"), exception_handlers=[(Exception, ExceptionHandler, None)])
     assert (
-        error_of(run(integration.dispatch("list_accounts", body()))).error_code == "internal_error"
+        error_of(await integration.dispatch("list_accounts", body())).error_code == "internal_error"
     )
     assert any("Traceback" in r.getMessage() for r in logs.records)

@@ -3,7 +3,6 @@ responses checked before they leave, 3.5 mode, and info the 4.280 model parses."
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 from _schemas import errors4, errors35
+from _util import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,11 +30,7 @@ from connector import (
     Response,
 )
 
-LOOP = asyncio.new_event_loop()
-
-
-def run(coro: Any) -> Any:
-    return LOOP.run_until_complete(coro)
+pytestmark = pytest.mark.anyio
 
 
 def body(**members: Any) -> bytes:
@@ -67,8 +63,8 @@ def returning(value: Any, **options: Any) -> Integration:
     return integration
 
 
-def envelope_of(integration: Integration, raw: bytes | None = None) -> dict[str, Any]:
-    out, code = run(integration.dispatch_result("list_accounts", raw or body()))
+async def envelope_of(integration: Integration, raw: bytes | None = None) -> dict[str, Any]:
+    out, code = await integration.dispatch_result("list_accounts", raw or body())
     data = json.loads(out)
     if code is not None:
         assert data["error"]["error_code"] == code
@@ -78,8 +74,15 @@ def envelope_of(integration: Integration, raw: bytes | None = None) -> dict[str,
 # DESIGN.md's classification table, written out independently of connector.py.
 METADATA = {
     **dict.fromkeys(
-        "bad_request invalid_value unknown_value not_found conflict invalid_page_token "
-        "integration_missing_parameter".split(),
+        [
+            "bad_request",
+            "invalid_value",
+            "unknown_value",
+            "not_found",
+            "conflict",
+            "invalid_page_token",
+            "integration_missing_parameter",
+        ],
         ("caller", "client", False, False, False),
     ),
     **dict.fromkeys(
@@ -135,8 +138,8 @@ def test_the_canonical_set_is_the_4x_files() -> None:
 
 
 @pytest.mark.parametrize("code", sorted(ErrorCode))
-def test_every_code_raised_gives_its_canonical_code_and_metadata(code: ErrorCode) -> None:
-    data = envelope_of(raising(ConnectorError("nope", code)))
+async def test_every_code_raised_gives_its_canonical_code_and_metadata(code: ErrorCode) -> None:
+    data = await envelope_of(raising(ConnectorError("nope", code)))
     expected = REDIRECTS.get(code.value, code.value)
     assert data["error"]["error_code"] == expected
     assert data["error"]["app_id"] == "acme"
@@ -145,8 +148,8 @@ def test_every_code_raised_gives_its_canonical_code_and_metadata(code: ErrorCode
 
 
 @pytest.mark.parametrize("code", sorted(ErrorCode))
-def test_every_code_in_35_mode_is_written_in_the_35_set(code: ErrorCode) -> None:
-    data = envelope_of(raising(ConnectorError("nope", code), api_version="3.5"))
+async def test_every_code_in_35_mode_is_written_in_the_35_set(code: ErrorCode) -> None:
+    data = await envelope_of(raising(ConnectorError("nope", code), api_version="3.5"))
     assert data["error"]["error_code"] == V35.get(code.value, code.value)
     assert_metadata(data["error"], REDIRECTS.get(code.value, code.value))
     assert errors35("ErrorResponse", data) == []
@@ -179,14 +182,14 @@ STATUS_CODES = {
 
 
 @pytest.mark.parametrize("status", range(400, 505))
-def test_every_upstream_status_follows_the_4x_table(status: int) -> None:
-    data = envelope_of(raising(Upstream(status)))
+async def test_every_upstream_status_follows_the_4x_table(status: int) -> None:
+    data = await envelope_of(raising(Upstream(status)))
     expected = STATUS_CODES.get(status, "invalid_response")
     assert data["error"]["error_code"] == expected
     assert data["error"]["status_code"] == status
     assert_metadata(data["error"], expected)
     assert errors4("ErrorResponse", data) == []
-    old = envelope_of(raising(Upstream(status), api_version="3.5"))
+    old = await envelope_of(raising(Upstream(status), api_version="3.5"))
     assert errors35("ErrorResponse", old) == []
 
 
@@ -200,10 +203,10 @@ def test_every_upstream_status_follows_the_4x_table(status: int) -> None:
         ("UnsupportedProtocol", "invalid_response"),
     ],
 )
-def test_transport_errors_give_their_codes(name: str, code: str) -> None:
+async def test_transport_errors_give_their_codes(name: str, code: str) -> None:
     import httpcore
 
-    data = envelope_of(raising(getattr(httpcore, name)("boom")))
+    data = await envelope_of(raising(getattr(httpcore, name)("boom")))
     assert data["error"]["error_code"] == code
     assert_metadata(data["error"], code)
     assert errors4("ErrorResponse", data) == []
@@ -211,40 +214,40 @@ def test_transport_errors_give_their_codes(name: str, code: str) -> None:
         getattr(httpcore, name)("boom"), connector.Request("GET", "https://x/y")
     )
     assert translated is not None
-    assert envelope_of(raising(translated))["error"]["error_code"] == code
+    assert (await envelope_of(raising(translated)))["error"]["error_code"] == code
 
 
 @pytest.mark.parametrize(
     "raw", [b"", b"not json", b"[1]", b'{"request": 1}', body(page={"size": "1"})]
 )
-def test_wire_errors_validate_under_both_files(raw: bytes) -> None:
+async def test_wire_errors_validate_under_both_files(raw: bytes) -> None:
     for version, check in (("4", errors4), ("3.5", errors35)):
         integration = raising(ValueError("unused"), api_version=version)
-        out, code = run(integration.dispatch_result("list_accounts", raw))
+        out, code = await integration.dispatch_result("list_accounts", raw)
         assert code is ErrorCode.BAD_REQUEST
         assert check("ErrorResponse", out) == []
         assert_metadata(json.loads(out)["error"], "bad_request")
 
 
-def test_an_unregistered_name_is_unsupported_operation_or_35s_not_implemented() -> None:
-    out, code = run(raising(ValueError()).dispatch_result("list_resources", body()))
+async def test_an_unregistered_name_is_unsupported_operation_or_35s_not_implemented() -> None:
+    out, code = await raising(ValueError()).dispatch_result("list_resources", body())
     assert code is ErrorCode.UNSUPPORTED_OPERATION and errors4("ErrorResponse", out) == []
-    out, code = run(raising(ValueError(), api_version="3.5").dispatch_result("nope", body()))
+    out, code = await raising(ValueError(), api_version="3.5").dispatch_result("nope", body())
     assert code is ErrorCode.NOT_IMPLEMENTED and errors35("ErrorResponse", out) == []
 
 
-def test_overrides_and_retry_after_reach_the_metadata() -> None:
+async def test_overrides_and_retry_after_reach_the_metadata() -> None:
     exc = ConnectorError(
         "later", ErrorCode.SERVICE_ERROR, retryable=False, hint="call support", refreshable=True
     )
-    metadata = envelope_of(raising(exc))["error"]["error_metadata"]
+    metadata = (await envelope_of(raising(exc)))["error"]["error_metadata"]
     assert metadata["retryable"] is False and metadata["refreshable"] is True
     assert metadata["hint"] == "call support" and metadata["throttled"] is False
 
-    throttled = envelope_of(raising(Upstream(429, {"Retry-After": "17"})))["error"]
+    throttled = (await envelope_of(raising(Upstream(429, {"Retry-After": "17"}))))["error"]
     assert throttled["error_code"] == "rate_limit"
     assert throttled["error_metadata"]["retry_after_seconds"] == 17
-    unavailable = envelope_of(raising(Upstream(503, {"retry-after": "2.5"})))["error"]
+    unavailable = (await envelope_of(raising(Upstream(503, {"retry-after": "2.5"}))))["error"]
     assert unavailable["error_metadata"]["retry_after_seconds"] == 3
 
 
@@ -262,20 +265,20 @@ def test_overrides_and_retry_after_reach_the_metadata() -> None:
         (connector.InternalError, "internal_error"),
     ],
 )
-def test_the_typed_family_carries_default_codes(cls: type[ConnectorError], code: str) -> None:
-    data = envelope_of(raising(cls("what happened")))
+async def test_the_typed_family_carries_default_codes(cls: type[ConnectorError], code: str) -> None:
+    data = await envelope_of(raising(cls("what happened")))
     assert data["error"]["error_code"] == code and data["error"]["message"] == "what happened"
     assert data["error"]["raised_by"] == cls.__name__
     assert cls().message  # a default message
 
 
-def test_rate_limit_error_takes_retry_after_seconds() -> None:
-    error = envelope_of(raising(connector.RateLimitError(retry_after_seconds=30)))["error"]
+async def test_rate_limit_error_takes_retry_after_seconds() -> None:
+    error = (await envelope_of(raising(connector.RateLimitError(retry_after_seconds=30))))["error"]
     assert error["error_metadata"]["retry_after_seconds"] == 30
     assert error["error_metadata"]["throttled"] is True
 
 
-def test_a_custom_http_handler_keeps_the_status_mapping() -> None:
+async def test_a_custom_http_handler_keeps_the_status_mapping() -> None:
     """A handler for HTTPStatusError sees the upstream detail already in the
     prefilled message, and adjusts something else; 409 stays `conflict`."""
 
@@ -295,7 +298,7 @@ def test_a_custom_http_handler_keeps_the_status_mapping() -> None:
 
     upstream = Response(409, json={"detail": "userName is taken"})
     exc = HTTPStatusError("Client error 409 for POST /Users", request=None, response=upstream)
-    data = envelope_of(raising(exc, exception_handlers=[(HTTPStatusError, Detail, None)]))
+    data = await envelope_of(raising(exc, exception_handlers=[(HTTPStatusError, Detail, None)]))
     assert data["error"]["error_code"] == "conflict"
     assert data["error"]["status_code"] == 409
     assert data["error"]["message"] == "Client error 409 for POST /Users: userName is taken"
@@ -303,7 +306,7 @@ def test_a_custom_http_handler_keeps_the_status_mapping() -> None:
     assert_metadata(data["error"], "conflict")
 
 
-def test_hostile_handler_results_leave_the_prefilled_envelope() -> None:
+async def test_hostile_handler_results_leave_the_prefilled_envelope() -> None:
     class Hostile(ExceptionHandler):
         @staticmethod
         def handle(
@@ -316,7 +319,9 @@ def test_hostile_handler_results_leave_the_prefilled_envelope() -> None:
             response.error.message = "changed"
             return response
 
-    data = envelope_of(raising(Upstream(404), exception_handlers=[(Exception, Hostile, None)]))
+    data = await envelope_of(
+        raising(Upstream(404), exception_handlers=[(Exception, Hostile, None)])
+    )
     assert data["error"]["error_code"] == "not_found" and data["error"]["status_code"] == 404
     assert data["error"]["message"] == "Client error 404 for GET /users"
 
@@ -330,11 +335,13 @@ def test_hostile_handler_results_leave_the_prefilled_envelope() -> None:
         ) -> ErrorResponse:
             return None  # type: ignore[return-value]
 
-    data = envelope_of(raising(Upstream(404), exception_handlers=[(Exception, Nothing, None)]))
+    data = await envelope_of(
+        raising(Upstream(404), exception_handlers=[(Exception, Nothing, None)])
+    )
     assert data["error"]["error_code"] == "not_found"
 
 
-def test_a_handler_writing_an_unknown_code_gets_internal_error() -> None:
+async def test_a_handler_writing_an_unknown_code_gets_internal_error() -> None:
     class Weird(ExceptionHandler):
         @staticmethod
         def handle(
@@ -346,7 +353,7 @@ def test_a_handler_writing_an_unknown_code_gets_internal_error() -> None:
             response.error.error_code = "acme.teapot"  # type: ignore[assignment]
             return response
 
-    data = envelope_of(raising(Upstream(404), exception_handlers=[(Exception, Weird, None)]))
+    data = await envelope_of(raising(Upstream(404), exception_handlers=[(Exception, Weird, None)]))
     assert data["error"]["error_code"] == "internal_error"
     assert errors4("ErrorResponse", data) == []
 
@@ -354,30 +361,28 @@ def test_a_handler_writing_an_unknown_code_gets_internal_error() -> None:
 # ---- responses are checked ----------------------------------------------------
 
 
-def test_a_wrong_field_type_is_invalid_response_naming_the_path() -> None:
+async def test_a_wrong_field_type_is_invalid_response_naming_the_path() -> None:
     accounts = [FoundAccountData(integration_specific_id=str(i)) for i in range(5)]
     accounts[3].user_status = 7  # type: ignore[assignment]
-    data = envelope_of(returning(ListAccountsResponse(response=accounts)))
+    data = await envelope_of(returning(ListAccountsResponse(response=accounts)))
     assert data["error"]["error_code"] == "invalid_response"
     assert "$.response[3].user_status" in data["error"]["message"]
     assert data["error"]["raised_by"] is None
 
 
-def test_an_enum_value_outside_the_enum_is_invalid_response() -> None:
+async def test_an_enum_value_outside_the_enum_is_invalid_response() -> None:
     account = FoundAccountData(integration_specific_id="1", user_status="GONE-SECRET")  # type: ignore[arg-type]
-    data = envelope_of(returning(ListAccountsResponse(response=[account])))
+    data = await envelope_of(returning(ListAccountsResponse(response=[account])))
     assert data["error"]["error_code"] == "invalid_response"
     assert "$.response[0].user_status" in data["error"]["message"]
     assert "GONE-SECRET" not in data["error"]["message"]
 
 
-def test_validation_can_be_turned_off() -> None:
+async def test_validation_can_be_turned_off() -> None:
     account = FoundAccountData(integration_specific_id="1", user_status="GONE")  # type: ignore[arg-type]
-    out, code = run(
-        returning(
-            ListAccountsResponse(response=[account]), validate_responses=False
-        ).dispatch_result("list_accounts", b'{"request": {}}')
-    )
+    out, code = await returning(
+        ListAccountsResponse(response=[account]), validate_responses=False
+    ).dispatch_result("list_accounts", b'{"request": {}}')
     assert code is None and json.loads(out)["response"][0]["user_status"] == "GONE"
 
 
@@ -436,13 +441,13 @@ def test_any_extra_or_raw_data_is_a_success_or_invalid_response(value: Any, wher
     ],
     ids=["deep", "deep-settings", "surrogate", "none", "int"],
 )
-def test_hostile_bodies_are_bad_request_envelopes(raw: Any) -> None:
-    out, code = run(raising(ValueError()).dispatch_result("list_accounts", raw))
+async def test_hostile_bodies_are_bad_request_envelopes(raw: Any) -> None:
+    out, code = await raising(ValueError()).dispatch_result("list_accounts", raw)
     assert code is ErrorCode.BAD_REQUEST and errors4("ErrorResponse", out) == []
 
 
-def test_an_unhashable_name_is_an_envelope() -> None:
-    out, code = run(raising(ValueError()).dispatch_result(["list_accounts"], body()))  # type: ignore[arg-type]
+async def test_an_unhashable_name_is_an_envelope() -> None:
+    out, code = await raising(ValueError()).dispatch_result(["list_accounts"], body())  # type: ignore[arg-type]
     assert code is ErrorCode.UNSUPPORTED_OPERATION and errors4("ErrorResponse", out) == []
 
 
@@ -465,7 +470,7 @@ def test_api_version_is_checked() -> None:
         Integration(app_id="acme", version="1", api_version="5")
 
 
-def test_35_mode_info_and_responses_validate_under_35() -> None:
+async def test_35_mode_info_and_responses_validate_under_35() -> None:
     integration = Integration(app_id="acme", version="1", auth=BasicCredential, api_version="3.5")
 
     @integration.capability
@@ -476,7 +481,7 @@ def test_35_mode_info_and_responses_validate_under_35() -> None:
         )
 
     assert errors35("InfoResponse", integration.info_json()) == []
-    out = run(integration.dispatch("list_accounts", body()))
+    out = await integration.dispatch("list_accounts", body())
     assert errors35("response:list_accounts", out) == []
 
 
@@ -534,7 +539,7 @@ def test_info_has_the_4x_members_and_validates() -> None:
 # ---- secrets, revised ------------------------------------------------------------
 
 
-def test_plain_settings_stay_readable_and_secret_ones_do_not(caplog: Any) -> None:
+async def test_plain_settings_stay_readable_and_secret_ones_do_not(caplog: Any) -> None:
     integration = raising(
         ValueError(
             "cannot reach https://tenant-one.example/v2 with key k3y-aaaa-bbbb, "
@@ -549,7 +554,9 @@ def test_plain_settings_stay_readable_and_secret_ones_do_not(caplog: Any) -> Non
         "note": "Bearer tok-eeee-ffff",
     }
     with caplog.at_level(logging.DEBUG, logger="connector"):
-        message = envelope_of(integration, body(settings=settings_value))["error"]["message"]
+        message = (await envelope_of(integration, body(settings=settings_value)))["error"][
+            "message"
+        ]
     assert "https://tenant-one.example/v2" in message
     for secret in ("k3y-aaaa-bbbb", "s1gn-cccc-dddd", "tok-eeee-ffff"):
         assert secret not in message and secret not in caplog.text
@@ -563,14 +570,16 @@ def test_plain_settings_stay_readable_and_secret_ones_do_not(caplog: Any) -> Non
         "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----",
     ],
 )
-def test_token_shaped_settings_values_are_secrets(value: str) -> None:
-    message = envelope_of(raising(ValueError(f"got {value}")), body(settings={"x": value}))
+async def test_token_shaped_settings_values_are_secrets(value: str) -> None:
+    message = await envelope_of(raising(ValueError(f"got {value}")), body(settings={"x": value}))
     assert value not in message["error"]["message"]
 
 
-def test_url_userinfo_and_query_are_secrets() -> None:
+async def test_url_userinfo_and_query_are_secrets() -> None:
     url = "https://svc:hunter2-pass@api.example/v1?sig=abcdef123456"
-    error = envelope_of(raising(ValueError(f"failed {url}")), body(settings={"url": url}))["error"]
+    error = (await envelope_of(raising(ValueError(f"failed {url}")), body(settings={"url": url})))[
+        "error"
+    ]
     assert "hunter2-pass" not in error["message"] and "abcdef123456" not in error["message"]
     assert "api.example" in error["message"]
 
@@ -578,18 +587,18 @@ def test_url_userinfo_and_query_are_secrets() -> None:
 # ---- the pagination guard ------------------------------------------------------------
 
 
-def test_a_page_with_the_token_it_was_given_is_invalid_response() -> None:
+async def test_a_page_with_the_token_it_was_given_is_invalid_response() -> None:
     same = ListAccountsResponse(response=[], page=connector.Page(token="tok-1", size=2))
     raw = json.dumps({"request": {}, "page": {"token": "tok-1", "size": 2}}).encode()
-    data = envelope_of(returning(same), raw)
+    data = await envelope_of(returning(same), raw)
     assert data["error"]["error_code"] == "invalid_response"
     assert "returned the page token it was given" in data["error"]["message"]
     moved = ListAccountsResponse(response=[], page=connector.Page(token="tok-2", size=2))
-    out, code = run(returning(moved).dispatch_result("list_accounts", raw))
+    out, code = await returning(moved).dispatch_result("list_accounts", raw)
     assert code is None and json.loads(out)["page"]["token"] == "tok-2"
 
 
-def test_a_page_on_a_capability_that_does_not_page_is_invalid_response() -> None:
+async def test_a_page_on_a_capability_that_does_not_page_is_invalid_response() -> None:
     integration = Integration(app_id="acme", version="1")
 
     @integration.capability
@@ -599,6 +608,6 @@ def test_a_page_on_a_capability_that_does_not_page_is_invalid_response() -> None
         valid = connector.ValidatedCredentials(valid=True, unique_tenant_id="t")
         return connector.ValidateCredentialsResponse(response=valid, page=connector.Page(token="x"))
 
-    out, code = run(integration.dispatch_result("validate_credentials", b'{"request": {}}'))
+    out, code = await integration.dispatch_result("validate_credentials", b'{"request": {}}')
     assert code is ErrorCode.INVALID_RESPONSE
     assert "validate_credentials does not page" in json.loads(out)["error"]["message"]

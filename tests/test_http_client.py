@@ -36,11 +36,6 @@ from connector import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Recorder:
     """A MockTransport handler that records requests and plays canned responses."""
 

@@ -10,7 +10,7 @@ import json
 import socket
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,6 @@ BASE = "https://api.example.com/v2"
 HOST = "api.example.com"
 TOKEN = "tok-secret-123456"
 NOW = 1_700_000_000.0
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 class FakeTime:
@@ -754,7 +749,7 @@ async def test_lifespan_shutdown_closes_the_shared_pool() -> None:
         async def receive() -> dict[str, Any]:
             return next(messages)
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             sent.append(message["type"])
 
         await app({"type": "lifespan"}, receive, send)

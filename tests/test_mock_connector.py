@@ -40,11 +40,6 @@ RESPONSE_TYPES: dict[str, type[Any]] = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def _fresh_directory() -> Any:
     mock_connector.reset()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -17,14 +16,16 @@ ROOT = Path(__file__).resolve().parent.parent
 API = {"id": "api", "token": {"token": "tok-demo"}}
 ADMIN = {"id": "admin", "basic": {"username": "admin", "password": "correct-horse"}}
 
+pytestmark = pytest.mark.anyio
+
 
 @pytest.fixture(autouse=True)
 def seeded() -> None:
     example.reset()
 
 
-def call(name: str, body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    out, code = asyncio.run(example.integration.dispatch_result(name, json.dumps(body)))
+async def call(name: str, body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    out, code = await example.integration.dispatch_result(name, json.dumps(body))
     return json.loads(out), code
 
 
@@ -36,38 +37,41 @@ def test_info_validates_against_the_4x_file() -> None:
     assert "validate_credential_config" in data["response"]["capabilities"]
 
 
-def test_list_accounts_takes_the_api_token_alone_or_with_admin() -> None:
+async def test_list_accounts_takes_the_api_token_alone_or_with_admin() -> None:
     for credentials in ([API], [API, ADMIN]):
-        data, code = call("list_accounts", {"request": {}, "credentials": credentials})
+        data, code = await call("list_accounts", {"request": {}, "credentials": credentials})
         assert code is None and len(data["response"]) == 3
-    data, code = call("list_accounts", {"request": {}, "credentials": [ADMIN]})
+    data, code = await call("list_accounts", {"request": {}, "credentials": [ADMIN]})
     assert code == "bad_request" and "missing 'api'" in data["error"]["message"]
     wrong = {"id": "api", "token": {"token": "tok-wrong-1"}}
-    data, code = call("list_accounts", {"request": {}, "credentials": [wrong]})
+    data, code = await call("list_accounts", {"request": {}, "credentials": [wrong]})
     assert code == "unauthorized" and "tok-wrong-1" not in json.dumps(data)
 
 
-def test_delete_account_needs_the_admin_credential() -> None:
+async def test_delete_account_needs_the_admin_credential() -> None:
     body = {"request": {"account_id": "u1"}, "credentials": [API]}
-    data, code = call("delete_account", body)
+    data, code = await call("delete_account", body)
     assert code == "bad_request" and "'admin'" in data["error"]["message"]
-    data, code = call("delete_account", {**body, "credentials": [API, ADMIN]})
+    data, code = await call("delete_account", {**body, "credentials": [API, ADMIN]})
     assert code is None and data["response"]["deleted"] is True
-    data, code = call("delete_account", {**body, "credentials": [API, ADMIN]})
+    data, code = await call("delete_account", {**body, "credentials": [API, ADMIN]})
     assert code == "not_found"
 
 
-def test_validate_credential_config_runs_the_tokens_own_check() -> None:
-    def check(credential: dict[str, Any]) -> dict[str, Any]:
-        data, code = call("validate_credential_config", {"request": {"credential": credential}})
+async def test_validate_credential_config_runs_the_tokens_own_check() -> None:
+    async def check(credential: dict[str, Any]) -> dict[str, Any]:
+        data, code = await call(
+            "validate_credential_config", {"request": {"credential": credential}}
+        )
         assert code is None
-        return data["response"]  # type: ignore[no-any-return]
+        response: dict[str, Any] = data["response"]
+        return response
 
-    assert check(API) == {"valid": True, "validation_errors": None}
-    assert check({"id": "api", "token": {"token": "demo"}})["validation_errors"] == [
+    assert await check(API) == {"valid": True, "validation_errors": None}
+    assert (await check({"id": "api", "token": {"token": "demo"}}))["validation_errors"] == [
         'an API token starts with "tok-"'
     ]
-    assert check({"id": "admin", "basic": {"username": "admin", "password": ""}}) == {
+    assert await check({"id": "admin", "basic": {"username": "admin", "password": ""}}) == {
         "valid": False,
         "validation_errors": ["`basic.password` is empty"],
     }

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import msgspec
 import pytest
 from _oauth_provider import Provider, serve
+from _util import run
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -56,11 +56,6 @@ APP = "oauthtest"
 CLIENT_ID = "client-1"
 CLIENT_SECRET = "s3cret-client"
 REDIRECT = "https://app.example/callback"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="module")
@@ -835,7 +830,7 @@ def test_no_secret_in_error_envelopes_or_logs(
     root.setLevel(logging.DEBUG)
     try:
         for integration, name, body in calls:
-            raw = anyio.run(integration.dispatch, name, msgspec.json.encode({"request": body}))
+            raw = run(integration.dispatch(name, msgspec.json.encode({"request": body})))
             if msgspec.json.decode(raw).get("is_error"):
                 text = raw.decode()
                 for secret in echoes:

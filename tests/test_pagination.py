@@ -7,9 +7,9 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import anyio
 import msgspec
 import pytest
+from _util import run
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +27,8 @@ from connector import (
     Response,
     UpstreamPage,
 )
+
+pytestmark = pytest.mark.anyio
 
 BASE = "https://upstream.test"
 DIALECTS = ("offset", "page_number", "cursor", "link", "scim")
@@ -157,10 +159,6 @@ async def walk(
         assert following.size == size and following.token and following.token != token
         token = following.token
     pytest.fail("the walk never ended")
-
-
-def run(main: Callable[[], Any]) -> Any:
-    return anyio.run(main)
 
 
 # ---- strategies ----------------------------------------------------------------
@@ -301,14 +299,14 @@ def test_walking_every_page_returns_every_item_once_in_order(
         async with upstream.client() as client:
             return await walk(pages_for(dialect, client, "/users"), sizes)
 
-    pages = run(main)
+    pages = run(main())
     assert [item for page in pages for item in page] == items
     for call, page in enumerate(pages[:-1]):
         assert len(page) == sizes[call % len(sizes)]
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_async_iteration_walks_the_whole_collection(dialect: str) -> None:
+async def test_async_iteration_walks_the_whole_collection(dialect: str) -> None:
     items = [{"id": f"u{i}"} for i in range(17)]
     upstream = Upstream({"/users": Route(dialect, items, [4, 1, 5])})
 
@@ -316,10 +314,10 @@ def test_async_iteration_walks_the_whole_collection(dialect: str) -> None:
         async with upstream.client() as client:
             return [item async for item in pages_for(dialect, client, "/users")]
 
-    assert run(main) == items
+    assert await main() == items
 
 
-def test_a_page_stopping_mid_upstream_page_resumes_there() -> None:
+async def test_a_page_stopping_mid_upstream_page_resumes_there() -> None:
     items = [{"id": f"u{i}"} for i in range(10)]
     upstream = Upstream({"/users": Route("cursor", items, [10])})
 
@@ -327,13 +325,13 @@ def test_a_page_stopping_mid_upstream_page_resumes_there() -> None:
         async with upstream.client() as client:
             return await walk(Pages.cursor(client, "/users"), [3])
 
-    pages = run(main)
+    pages = await main()
     assert pages == [items[0:3], items[3:6], items[6:9], items[9:]]
     # each call fetched the one upstream page again and skipped what was returned
     assert [r.params for r in upstream.requests] == [[]] * 4
 
 
-def test_a_page_filled_at_the_upstream_end_has_no_next_page() -> None:
+async def test_a_page_filled_at_the_upstream_end_has_no_next_page() -> None:
     items = [{"id": f"u{i}"} for i in range(8)]
     upstream = Upstream({"/Users": Route("scim", items, [4])})
 
@@ -341,22 +339,22 @@ def test_a_page_filled_at_the_upstream_end_has_no_next_page() -> None:
         async with upstream.client() as client:
             return await walk(Pages.scim(client, "/Users", size=4), [4])
 
-    assert run(main) == [items[:4], items[4:]]
+    assert await main() == [items[:4], items[4:]]
     assert len(upstream.requests) == 2  # totalResults told us: no empty third request
 
 
 # ---- each dialect's requests and answers ----------------------------------------
 
 
-def one(fill: Callable[[HTTPClient], Any], handler: Callable[[Request], Response]) -> Any:
+async def one(fill: Callable[[HTTPClient], Any], handler: Callable[[Request], Response]) -> Any:
     async def main() -> Any:
         async with HTTPClient(BASE, transport=MockTransport(handler)) as client:
             return await fill(client)
 
-    return run(main)
+    return await main()
 
 
-def test_offset_sends_offset_and_limit_and_counts_what_came_back() -> None:
+async def test_offset_sends_offset_and_limit_and_counts_what_came_back() -> None:
     users = [{"id": i} for i in range(7)]
     seen: list[list[tuple[str, str]]] = []
 
@@ -367,7 +365,7 @@ def test_offset_sends_offset_and_limit_and_counts_what_came_back() -> None:
         # a server that caps `top` at 3 whatever is asked, and reports the total
         return Response(200, json={"data": {"rows": users[offset : offset + 3], "n": 7}})
 
-    items, page = one(
+    items, page = await one(
         lambda c: Pages.offset(
             c,
             "/users",
@@ -386,7 +384,7 @@ def test_offset_sends_offset_and_limit_and_counts_what_came_back() -> None:
     ]  # no fourth request: `total` was reached
 
 
-def test_page_number_counts_from_first_and_stops_at_total_pages() -> None:
+async def test_page_number_counts_from_first_and_stops_at_total_pages() -> None:
     seen: list[dict[str, str]] = []
 
     def handler(request: Request) -> Response:
@@ -394,7 +392,7 @@ def test_page_number_counts_from_first_and_stops_at_total_pages() -> None:
         number = int(dict(request.params)["p"])
         return Response(200, json={"users": [number * 10, number * 10 + 1], "pages": 2})
 
-    items, page = one(
+    items, page = await one(
         lambda c: Pages.page_number(
             c, "/users", items="users", page_param="p", size=None, first=0, total_pages="pages"
         ).fill(Page(size=10), capability="list_accounts"),
@@ -404,7 +402,7 @@ def test_page_number_counts_from_first_and_stops_at_total_pages() -> None:
     assert seen == [{"p": "0"}, {"p": "1"}, {"p": "2"}]
 
 
-def test_cursor_from_a_dotted_path_or_a_function() -> None:
+async def test_cursor_from_a_dotted_path_or_a_function() -> None:
     pages = {None: ([1, 2], "abc"), "abc": ([3], "")}
 
     def handler(request: Request) -> Response:
@@ -416,12 +414,12 @@ def test_cursor_from_a_dotted_path_or_a_function() -> None:
             c, "/users.list", items="members", next_cursor=next_cursor, cursor_param="next"
         ).fill(Page(size=10), capability="list_accounts")
 
-    assert one(lambda c: walker(c, "meta.next"), handler) == ([1, 2, 3], None)
-    by_function = one(lambda c: walker(c, lambda body: body["meta"]["next"] or None), handler)
+    assert await one(lambda c: walker(c, "meta.next"), handler) == ([1, 2, 3], None)
+    by_function = await one(lambda c: walker(c, lambda body: body["meta"]["next"] or None), handler)
     assert by_function == ([1, 2, 3], None)
 
 
-def test_link_headers_follow_rel_next_only() -> None:
+async def test_link_headers_follow_rel_next_only() -> None:
     seen: list[str] = []
     answers = {
         "/users": (
@@ -440,7 +438,7 @@ def test_link_headers_follow_rel_next_only() -> None:
         body, link = answers[key]
         return Response(200, json=body, headers={"Link": link})
 
-    result = one(
+    result = await one(
         lambda c: Pages.link(c, "/users").fill(Page(size=10), capability="list_accounts"),
         handler,
     )
@@ -448,25 +446,27 @@ def test_link_headers_follow_rel_next_only() -> None:
     assert seen == ["/users", "/users?page=2&a=1,2", "/x/users?page=3"]
 
 
-def test_a_next_link_to_another_host_is_refused() -> None:
+async def test_a_next_link_to_another_host_is_refused() -> None:
     def handler(request: Request) -> Response:
         return Response(
             200, json=[1], headers={"Link": '<https://evil.test/users?p=2>; rel="next"'}
         )
 
     with pytest.raises(ConnectorError, match="another host") as info:
-        one(lambda c: Pages.link(c, "/users").fill(Page(), capability="list_accounts"), handler)
+        await one(
+            lambda c: Pages.link(c, "/users").fill(Page(), capability="list_accounts"), handler
+        )
     assert info.value.error_code == ErrorCode.INVALID_RESPONSE
 
 
-def test_scim_start_index_count_and_an_empty_list_without_resources() -> None:
+async def test_scim_start_index_count_and_an_empty_list_without_resources() -> None:
     seen: list[dict[str, str]] = []
 
     def handler(request: Request) -> Response:
         seen.append(dict(request.params))
         return Response(200, json={"totalResults": 0, "itemsPerPage": 0, "startIndex": 1})
 
-    result = one(
+    result = await one(
         lambda c: Pages.scim(
             c, "/scim/v2/Users", size=25, params={"filter": "active eq true"}
         ).fill(Page(), capability="list_accounts"),
@@ -487,11 +487,11 @@ def test_scim_start_index_count_and_an_empty_list_without_resources() -> None:
         (lambda c: Pages.scim(c, "/u"), [], "without a count at `totalResults`"),
     ],
 )
-def test_a_body_without_the_expected_shape_is_invalid_response(
+async def test_a_body_without_the_expected_shape_is_invalid_response(
     walker: Callable[[HTTPClient], Pages], body: Any, message: str
 ) -> None:
     with pytest.raises(ConnectorError, match=message) as info:
-        one(
+        await one(
             lambda c: walker(c).fill(Page(), capability="list_accounts"),
             lambda r: Response(200, json=body),
         )
@@ -499,15 +499,15 @@ def test_a_body_without_the_expected_shape_is_invalid_response(
     assert "GET /u" in str(info.value)
 
 
-def test_upstream_errors_raise_as_usual() -> None:
+async def test_upstream_errors_raise_as_usual() -> None:
     with pytest.raises(connector.HTTPStatusError, match="Client error 403 for GET /users"):
-        one(
+        await one(
             lambda c: Pages.cursor(c, "/users").fill(Page(), capability="list_accounts"),
             lambda r: Response(403, json={}),
         )
 
 
-def test_a_custom_fetch_function() -> None:
+async def test_a_custom_fetch_function() -> None:
     async def fetch(at: connector.Position) -> UpstreamPage:
         n = int(at or 0)
         return UpstreamPage([n, n + 1], n + 2 if n < 4 else None)
@@ -515,7 +515,7 @@ def test_a_custom_fetch_function() -> None:
     async def main() -> list[list[Any]]:
         return await walk(Pages(fetch, start=0, name="my API"), [3])
 
-    assert run(main) == [[0, 1, 2], [3, 4, 5]]
+    assert await main() == [[0, 1, 2], [3, 4, 5]]
 
 
 # ---- loops and the request cap ---------------------------------------------------
@@ -531,7 +531,7 @@ def looping(cycle: dict[str | None, str]) -> Callable[[Request], Response]:
     return handler
 
 
-def test_a_looping_upstream_stops_within_one_call() -> None:
+async def test_a_looping_upstream_stops_within_one_call() -> None:
     """Every position of the call is remembered: B -> A stops before A is fetched again."""
     seen: list[str | None] = []
     loop = looping({None: "A", "A": "B", "B": "A"})
@@ -541,7 +541,7 @@ def test_a_looping_upstream_stops_within_one_call() -> None:
         return loop(request)
 
     with pytest.raises(ConnectorError, match="pagination loops: GET /users led back") as info:
-        one(
+        await one(
             lambda c: Pages.cursor(c, "/users").fill(Page(size=50), capability="list_accounts"),
             handler,
         )
@@ -550,9 +550,9 @@ def test_a_looping_upstream_stops_within_one_call() -> None:
     assert seen == [None, "A", "B"]
 
 
-def test_a_self_loop_and_a_link_loop_stop_too() -> None:
+async def test_a_self_loop_and_a_link_loop_stop_too() -> None:
     with pytest.raises(ConnectorError, match="loops"):
-        one(
+        await one(
             lambda c: Pages.cursor(c, "/users").fill(Page(size=5), capability="list_accounts"),
             looping({None: "A", "A": "A"}),
         )
@@ -561,12 +561,12 @@ def test_a_self_loop_and_a_link_loop_stop_too() -> None:
         return Response(200, json=[1], headers={"Link": f'<{BASE}/users?p=1>; rel="next"'})
 
     with pytest.raises(ConnectorError, match="loops"):
-        one(
+        await one(
             lambda c: Pages.link(c, "/users").fill(Page(size=5), capability="list_accounts"),
             link_loop,
         )
     with pytest.raises(ConnectorError, match="loops"):
-        one(lambda c: collect(Pages.link(c, "/users")), link_loop)
+        await one(lambda c: collect(Pages.link(c, "/users")), link_loop)
 
 
 async def collect(pages: Pages) -> list[Any]:
@@ -596,11 +596,11 @@ def test_a_loop_spread_over_many_calls_stops_too(tail: int, length: int) -> None
                 token = page.token
 
     with pytest.raises(ConnectorError, match="loops"):
-        run(main)
+        run(main())
     assert calls <= 2 * max(tail + 1, length) + length
 
 
-def test_the_request_cap_ends_an_upstream_of_empty_pages() -> None:
+async def test_the_request_cap_ends_an_upstream_of_empty_pages() -> None:
     upstream_calls = 0
 
     def handler(request: Request) -> Response:
@@ -611,7 +611,7 @@ def test_the_request_cap_ends_an_upstream_of_empty_pages() -> None:
     with pytest.raises(
         ConnectorError, match="made no progress: GET /users answered 5 pages"
     ) as info:
-        one(
+        await one(
             lambda c: Pages.cursor(c, "/users").fill(
                 Page(size=10), capability="list_accounts", max_pages=5
             ),
@@ -621,7 +621,7 @@ def test_the_request_cap_ends_an_upstream_of_empty_pages() -> None:
     assert upstream_calls == 5
 
 
-def test_the_request_cap_with_items_in_hand_gives_a_short_page() -> None:
+async def test_the_request_cap_with_items_in_hand_gives_a_short_page() -> None:
     items = [{"id": f"u{i}"} for i in range(10)]
     upstream = Upstream({"/users": Route("cursor", items, [1])})
 
@@ -629,7 +629,7 @@ def test_the_request_cap_with_items_in_hand_gives_a_short_page() -> None:
         async with upstream.client() as client:
             return await walk(Pages.cursor(client, "/users"), [4], max_pages=3)
 
-    pages = run(main)
+    pages = await main()
     assert pages == [items[0:3], items[3:6], items[6:9], items[9:]]
     assert len(upstream.requests) == 10
 
@@ -680,13 +680,13 @@ def test_a_nested_walk_returns_every_pair_once_in_order(
                 nested=lambda g: pages_for(dialects[1], client, f"/groups/{g['id']}/members"),
             )
 
-    pages = run(main)
+    pages = run(main())
     assert [pair for page in pages for pair in page] == expected
     for call, page in enumerate(pages[:-1]):
         assert len(page) == sizes[call % len(sizes)]
 
 
-def test_a_huge_group_spans_pages_and_the_token_holds_the_stack() -> None:
+async def test_a_huge_group_spans_pages_and_the_token_holds_the_stack() -> None:
     upstream, expected = nested_upstream(("cursor", "offset"), [2, 30, 0, 1], [2], [5])
 
     async def main() -> tuple[list[list[Any]], list[Any]]:
@@ -709,13 +709,13 @@ def test_a_huge_group_spans_pages_and_the_token_holds_the_stack() -> None:
                 stacks.append(tokens.decode(token))
         pytest.fail("the walk never ended")
 
-    pages, stacks = run(main)
+    pages, stacks = await main()
     assert [len(p) for p in pages] == [8, 8, 8, 8, 1]
     assert [pair for page in pages for pair in page] == expected
     assert [len(s) for s in stacks] == [2, 2, 2, 2]  # each stop is inside group g1's members
 
 
-def test_a_nested_token_is_not_a_flat_one() -> None:
+async def test_a_nested_token_is_not_a_flat_one() -> None:
     upstream, _ = nested_upstream(("cursor", "cursor"), [5], [1], [1])
 
     async def main() -> None:
@@ -730,7 +730,7 @@ def test_a_nested_token_is_not_a_flat_one() -> None:
             await groups.fill(page, capability="list_accounts")
 
     with pytest.raises(InvalidPageTokenError, match="nested walk"):
-        run(main)
+        await main()
 
 
 # ---- through integration.dispatch -------------------------------------------------
@@ -811,19 +811,19 @@ async def find_entitlement_associations(
     )
 
 
-def dispatch(name: str, page: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+async def dispatch(name: str, page: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps({"auth": AUTH, "request": {}, "page": page, "settings": settings})
-    out: bytes = run(lambda: pager.dispatch(name, body))
+    out: bytes = await pager.dispatch(name, body)
     decoded: dict[str, Any] = json.loads(out)
     return decoded
 
 
-def dispatch_all(name: str, sizes: list[int], settings: dict[str, Any]) -> list[list[Any]]:
+async def dispatch_all(name: str, sizes: list[int], settings: dict[str, Any]) -> list[list[Any]]:
     pages: list[list[Any]] = []
     token: str | None = None
     for call in range(1000):
         size = sizes[call % len(sizes)]
-        answer = dispatch(name, {"token": token, "size": size}, settings)
+        answer = await dispatch(name, {"token": token, "size": size}, settings)
         assert answer.get("is_error") is not True, answer
         pages.append(answer["response"])
         if answer["page"] is None:
@@ -843,7 +843,9 @@ def test_through_dispatch_every_account_once_in_order(
     UPSTREAM["current"] = Upstream(
         {"/users": Route(dialect, items, data.draw(upstream_sizes(dialect)))}
     )
-    pages = dispatch_all("list_accounts", sizes, {"dialect": dialect, "page_key": "k-123456789"})
+    pages = run(
+        dispatch_all("list_accounts", sizes, {"dialect": dialect, "page_key": "k-123456789"})
+    )
     ids = [account["integration_specific_id"] for page in pages for account in page]
     assert ids == [item["id"] for item in items]
 
@@ -865,8 +867,10 @@ def test_through_dispatch_every_association_once_in_order(
         data.draw(upstream_sizes(dialects[1])),
     )
     UPSTREAM["current"] = upstream
-    pages = dispatch_all(
-        "find_entitlement_associations", sizes, {"dialect": dialects[0], "inner": dialects[1]}
+    pages = run(
+        dispatch_all(
+            "find_entitlement_associations", sizes, {"dialect": dialects[0], "inner": dialects[1]}
+        )
     )
     pairs = [
         (a["integration_specific_entitlement_id"], a["account_id"]) for page in pages for a in page
@@ -874,16 +878,16 @@ def test_through_dispatch_every_association_once_in_order(
     assert pairs == [(g["id"], m["id"]) for g, m in expected]
 
 
-def first_token(name: str = "list_accounts", **settings: Any) -> str:
+async def first_token(name: str = "list_accounts", **settings: Any) -> str:
     items = [{"id": f"u{i}"} for i in range(20)]
     UPSTREAM["current"] = Upstream({"/users": Route("cursor", items, [3])})
-    answer = dispatch(name, {"size": 5}, {"dialect": "cursor", **settings})
+    answer = await dispatch(name, {"size": 5}, {"dialect": "cursor", **settings})
     token: str = answer["page"]["token"]
     return token
 
 
-def error_of(name: str, token: str, **settings: Any) -> dict[str, Any]:
-    answer = dispatch(name, {"token": token, "size": 5}, {"dialect": "cursor", **settings})
+async def error_of(name: str, token: str, **settings: Any) -> dict[str, Any]:
+    answer = await dispatch(name, {"token": token, "size": 5}, {"dialect": "cursor", **settings})
     assert answer["is_error"] is True and answer["response"] is None
     error: dict[str, Any] = answer["error"]
     return error
@@ -894,30 +898,30 @@ def error_of(name: str, token: str, **settings: Any) -> dict[str, Any]:
 def test_through_dispatch_tampered_and_truncated_tokens_are_invalid_page_token(
     data: st.DataObject,
 ) -> None:
-    token = first_token()
+    token = run(first_token())
     if data.draw(st.booleans()):
         bad = token[: data.draw(st.integers(1, len(token) - 1))]
     else:
         at = data.draw(st.integers(0, len(token) - 1))
         other = data.draw(st.sampled_from("AQgw-_9z").filter(lambda c: c != token[at]))
         bad = token[:at] + other + token[at + 1 :]
-    error = error_of("list_accounts", bad)
+    error = run(error_of("list_accounts", bad))
     assert error["error_code"] == "invalid_page_token"
     assert error["raised_by"] == "InvalidPageTokenError"
     assert error["error_metadata"]["fault"] == "caller"
 
 
-def test_through_dispatch_a_token_of_another_capability_is_invalid_page_token() -> None:
-    token = first_token("list_accounts")
-    assert dispatch("list_accounts", {"token": token, "size": 5}, {})["page"] is not None
-    error = error_of("list_resources", token)
+async def test_through_dispatch_a_token_of_another_capability_is_invalid_page_token() -> None:
+    token = await first_token("list_accounts")
+    assert (await dispatch("list_accounts", {"token": token, "size": 5}, {}))["page"] is not None
+    error = await error_of("list_resources", token)
     assert error["error_code"] == "invalid_page_token"
     assert "list_resources" in error["message"]
 
 
-def test_through_dispatch_a_forged_or_unsigned_token_is_refused_when_keyed() -> None:
-    token = first_token(page_key="right-key-123")
-    answer = dispatch(
+async def test_through_dispatch_a_forged_or_unsigned_token_is_refused_when_keyed() -> None:
+    token = await first_token(page_key="right-key-123")
+    answer = await dispatch(
         "list_accounts",
         {"token": token, "size": 5},
         {"dialect": "cursor", "page_key": "right-key-123"},
@@ -932,45 +936,47 @@ def test_through_dispatch_a_forged_or_unsigned_token_is_refused_when_keyed() -> 
     for bad, key in (
         (forged, "right-key-123"),
         (token, "other-key-456"),
-        (first_token(), "right-key-123"),
+        (await first_token(), "right-key-123"),
     ):
-        assert error_of("list_accounts", bad, page_key=key)["error_code"] == "invalid_page_token"
+        assert (await error_of("list_accounts", bad, page_key=key))[
+            "error_code"
+        ] == "invalid_page_token"
     # ...which a connector without a key accepts: the key is what makes offsets unforgeable
-    assert dispatch("list_accounts", {"token": forged, "size": 5}, {"dialect": "cursor"})[
+    assert (await dispatch("list_accounts", {"token": forged, "size": 5}, {"dialect": "cursor"}))[
         "response"
     ]
 
 
-def test_through_dispatch_a_loop_is_a_clear_bad_gateway() -> None:
+async def test_through_dispatch_a_loop_is_a_clear_bad_gateway() -> None:
     UPSTREAM["current"] = Upstream({"/users": looping({None: "A", "A": "B", "B": "A"})})
-    answer = dispatch("list_accounts", {"size": 10}, {"dialect": "cursor"})
+    answer = await dispatch("list_accounts", {"size": 10}, {"dialect": "cursor"})
     assert answer["error"]["error_code"] == "bad_gateway"
     assert "loops" in answer["error"]["message"]
     assert answer["error"]["error_metadata"]["retryable"] is False
 
 
-def test_a_page_size_below_one_is_bad_request() -> None:
+async def test_a_page_size_below_one_is_bad_request() -> None:
     UPSTREAM["current"] = Upstream({"/users": Route("cursor", [], [1])})
-    answer = dispatch("list_accounts", {"size": 0}, {"dialect": "cursor"})
+    answer = await dispatch("list_accounts", {"size": 0}, {"dialect": "cursor"})
     assert answer["error"]["error_code"] == "bad_request"
 
 
-def test_the_capability_must_be_named_for_a_bare_page() -> None:
+async def test_the_capability_must_be_named_for_a_bare_page() -> None:
     pages = Pages.from_list([1, 2])
     with pytest.raises(TypeError, match="pass capability="):
-        run(lambda: pages.fill(Page(size=1)))
-    assert run(lambda: pages.fill(Page(size=5), capability="list_accounts")) == ([1, 2], None)
+        await pages.fill(Page(size=1))
+    assert await pages.fill(Page(size=5), capability="list_accounts") == ([1, 2], None)
 
 
 # ---- the examples ----------------------------------------------------------------
 
 
-def test_the_pagination_examples_run() -> None:
+async def test_the_pagination_examples_run() -> None:
     import pagination_examples  # examples/ is on sys.path (tests/conftest.py)
 
-    assert run(pagination_examples.offset_example) == [f"user-{n}" for n in range(1, 24)]
-    assert run(pagination_examples.cursor_example) == list(pagination_examples.GROUPS)
-    pairs = run(pagination_examples.nested_example)
+    assert await pagination_examples.offset_example() == [f"user-{n}" for n in range(1, 24)]
+    assert await pagination_examples.cursor_example() == list(pagination_examples.GROUPS)
+    pairs = await pagination_examples.nested_example()
     assert pairs == [
         (group, member)
         for group, members in pagination_examples.GROUPS.items()
@@ -978,7 +984,7 @@ def test_the_pagination_examples_run() -> None:
     ]
 
 
-def test_a_parent_gone_between_calls_does_not_shift_the_next_one() -> None:
+async def test_a_parent_gone_between_calls_does_not_shift_the_next_one() -> None:
     """A token stopping inside a group that has since vanished resumes at the next
     group's first member, not at the old group's offset."""
     upstream, _ = nested_upstream(("cursor", "offset"), [1, 1, 9, 4], [3], [9])
@@ -1000,4 +1006,4 @@ def test_a_parent_gone_between_calls_does_not_shift_the_next_one() -> None:
             rest, _ = await groups.fill_nested(page, members, **options)
             return [m["id"] for _, m in rest]
 
-    assert run(main) == ["g3-m0", "g3-m1", "g3-m2", "g3-m3"]
+    assert await main() == ["g3-m0", "g3-m1", "g3-m2", "g3-m3"]

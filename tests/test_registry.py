@@ -1,8 +1,10 @@
 """Registration validates loudly at decoration time; info describes what is registered."""
 
+# The capabilities here are registered (or refused), never called: their body is `...`.
+# mypy: disable-error-code="empty-body"
+
 from __future__ import annotations
 
-import asyncio
 import importlib
 import sys
 import textwrap
@@ -37,6 +39,9 @@ class OtherSettings(msgspec.Struct, kw_only=True):
 
 class MyListAccountsRequest(ListAccountsRequest, kw_only=True):
     """A subclass of the capability's request type is accepted."""
+
+
+pytestmark = pytest.mark.anyio
 
 
 def fresh(**options: Any) -> Integration:
@@ -75,7 +80,7 @@ def test_named_spellings() -> None:
     ]
 
 
-def test_subclassed_request_type_is_accepted_and_decoded() -> None:
+async def test_subclassed_request_type_is_accepted_and_decoded() -> None:
     integration = fresh()
 
     @integration.capability
@@ -83,11 +88,8 @@ def test_subclassed_request_type_is_accepted_and_decoded() -> None:
         assert isinstance(request, MyListAccountsRequest)
         return ListAccountsResponse(response=[])
 
-    out = asyncio.run(
-        integration.dispatch(
-            "list_accounts",
-            b'{"auth": {"basic": {"username": "u", "password": "p"}}, "request": {}}',
-        )
+    out = await integration.dispatch(
+        "list_accounts", b'{"auth": {"basic": {"username": "u", "password": "p"}}, "request": {}}'
     )
     assert out.startswith(b'{"response":[]')
 
@@ -213,7 +215,7 @@ def test_integration_arguments_are_checked() -> None:
         Integration(app_id="", version="1")
 
 
-def test_future_annotations_module_registers_and_runs(
+async def test_future_annotations_module_registers_and_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "future_conn.py").write_text(
@@ -243,11 +245,9 @@ def test_future_annotations_module_registers_and_runs(
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("future_conn")
     try:
-        out = asyncio.run(
-            module.integration.dispatch(
-                "list_accounts",
-                b'{"auth": {"basic": {"username": "u", "password": "p"}}, "request": {}}',
-            )
+        out = await module.integration.dispatch(
+            "list_accounts",
+            b'{"auth": {"basic": {"username": "u", "password": "p"}}, "request": {}}',
         )
         assert b'"integration_specific_id":"f1"' in out
     finally:
@@ -414,3 +414,23 @@ def test_all_names_every_public_definition() -> None:
         if isinstance(getattr(connector, name, None), type | types.FunctionType)
     }
     assert defined - set(connector.__all__) == set()  # (ruff keeps it sorted: RUF022)
+
+
+def test_an_http_client_without_httpcore_says_what_to_install() -> None:
+    import subprocess
+
+    program = (
+        "import sys; sys.modules['httpcore'] = None\n"
+        "import connector\n"
+        "try:\n"
+        "    connector.HTTPClient('https://api.example')\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+        "mock = connector.MockTransport(lambda r: connector.Response(204))\n"
+        "connector.HTTPClient('https://api.example', transport=mock)\n"
+        "print('with a transport: fine')\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=root)
+    assert "pip install httpcore anyio" in proc.stdout, proc.stderr
+    assert "with a transport: fine" in proc.stdout

@@ -913,7 +913,7 @@ def test_cli_creates_a_project_and_says_what_next(tmp_path: Path) -> None:
 
 def test_command_takes_plain_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """scaffold.command: names and flags, no argparse Namespace; multi_auth included."""
-    common = {"author": "Ada", "email": "a@e.com", "force": False, "vendor": False}
+    common: dict[str, Any] = {"author": "Ada", "email": "a@e.com", "force": False, "vendor": False}
     assert scaffold.command("foo-bar", tmp_path / "a", multi_auth=False, **common) == 0
     assert "CredentialConfig" not in (tmp_path / "a" / "foo_bar" / "integration.py").read_text()
     assert scaffold.command("foo-bar", str(tmp_path / "b"), multi_auth=True, **common) == 0

@@ -29,6 +29,7 @@ from _srv_util import (
 import server
 from server import Receive, Scope, Send
 
+pytestmark = pytest.mark.anyio
 SECRET = AUTH["basic"]["password"]  # sent in every request; quoted by every failure
 
 # A connector that misbehaves as the page token says, quoting the request's password in
@@ -233,7 +234,7 @@ def test_app_contains_whatever_dispatch_raises(
     assert_no_secret_logged(caplog)
 
 
-def test_app_never_lets_an_exception_out() -> None:
+async def test_app_never_lets_an_exception_out() -> None:
     """Called directly, as any ASGI server calls it: it answers and returns."""
     sent: list[dict[str, Any]] = []
 
@@ -246,12 +247,12 @@ def test_app_never_lets_an_exception_out() -> None:
     for raised in (SystemExit(SECRET), asyncio.CancelledError(SECRET), BaseException(SECRET)):
         integration: Any = Exploding(raised)
         scope = {"type": "http", "method": "POST", "path": "/list_accounts", "headers": []}
-        asyncio.run(server.asgi(integration)(scope, receive, send))
+        await server.asgi(integration)(scope, receive, send)
         assert sent[-2]["status"] == 500
         assert SECRET.encode() not in sent[-1]["body"]
 
 
-def test_a_real_cancellation_still_propagates(failing: Any) -> None:
+async def test_a_real_cancellation_still_propagates(failing: Any) -> None:
     """Cancelling the scope around the app (a timeout, a shutdown) is not swallowed."""
     import anyio
 
@@ -266,16 +267,13 @@ def test_a_real_cancellation_still_propagates(failing: Any) -> None:
     async def send(message: Any) -> None:
         raise AssertionError("nothing is sent for a cancelled request")
 
-    async def main() -> bool:
-        scope = {"type": "http", "method": "POST", "path": "/list_accounts", "headers": []}
-        with anyio.move_on_after(5) as outer:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(app, scope, receive, send)
-                await started.wait()
-                tg.cancel_scope.cancel()
-        return not outer.cancel_called
-
-    assert anyio.run(main)
+    scope = {"type": "http", "method": "POST", "path": "/list_accounts", "headers": []}
+    with anyio.move_on_after(5) as outer:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(app, scope, receive, send)
+            await started.wait()
+            tg.cancel_scope.cancel()
+    assert not outer.cancel_called
 
 
 # ---- The same app under uvicorn --------------------------------------------------------

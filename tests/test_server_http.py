@@ -19,6 +19,8 @@ from _srv_util import Running, ServerClosed, build_request, call, running, wait_
 import server
 from server import Receive, Scope, Send
 
+pytestmark = pytest.mark.anyio
+
 # ---- Inline apps ----------------------------------------------------------------------
 
 
@@ -496,16 +498,13 @@ def test_lifespan_state_reaches_requests() -> None:
     assert events == ["lifespan.startup", "lifespan.shutdown"]
 
 
-def test_lifespan_startup_failure_stops_the_server() -> None:
+async def test_lifespan_startup_failure_stops_the_server() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
         await send({"type": "lifespan.startup.failed", "message": "no database"})
 
-    async def main() -> None:
-        with pytest.raises(RuntimeError, match="no database"):
-            await server.Server(app, port=0).serve()
-
-    anyio.run(main)
+    with pytest.raises(RuntimeError, match="no database"):
+        await server.Server(app, port=0).serve()
 
 
 def test_access_log_line_per_request(srv: Running, caplog: pytest.LogCaptureFixture) -> None:
@@ -533,14 +532,9 @@ def test_port_zero_reports_the_bound_address(caplog: pytest.LogCaptureFixture) -
     assert f"Listening on http://127.0.0.1:{srv.port}" in caplog.text
 
 
-def test_busy_port_raises_oserror() -> None:
-    with running(echo) as srv:
-
-        async def main() -> None:
-            await server.Server(echo, port=srv.port).serve()
-
-        with pytest.raises(OSError):
-            anyio.run(main)
+async def test_busy_port_raises_oserror() -> None:
+    with running(echo) as srv, pytest.raises(OSError):
+        await server.Server(echo, port=srv.port).serve()
 
 
 # ---- Graceful shutdown ------------------------------------------------------------------

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 import server
 
+pytestmark = pytest.mark.anyio
 mock = load_mock()
 
 
@@ -69,13 +70,9 @@ async def _client(port: int, number: int) -> list[str]:
     return problems
 
 
-def test_200_concurrent_clients_all_answered_correctly() -> None:
+async def test_200_concurrent_clients_all_answered_correctly() -> None:
     with running(server.asgi(mock.integration), access_log=False) as srv:
-
-        async def main() -> list[list[str]]:
-            return await asyncio.gather(*(_client(srv.port, n) for n in range(200)))
-
-        results = asyncio.run(main())
+        results = await asyncio.gather(*(_client(srv.port, n) for n in range(200)))
     assert [problem for problems in results for problem in problems] == []
 
 
@@ -306,7 +303,12 @@ def test_run_reads_the_token_file_and_refuses_a_bad_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     served: list[Any] = []
-    monkeypatch.setattr(server, "serve", lambda app, *args, **options: served.append(app) or 0)
+
+    def serve(app: Any, *args: Any, **options: Any) -> int:
+        served.append(app)
+        return 0
+
+    monkeypatch.setattr(server, "serve", serve)
     path = tmp_path / "token"
     path.write_text(TOKEN + "\n")
     assert server.run(mock.integration, port=0, token_file=str(path)) == 0

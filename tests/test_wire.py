@@ -158,6 +158,7 @@ def test_requests_with_explicit_nulls_decode() -> None:
     }
     _validate(CAPABILITIES["list_accounts"]["request"], json.dumps(body).encode())
     request = msgspec.json.decode(json.dumps(body), type=connector.ListAccountsRequest)
+    assert request.auth is not None
     assert request.auth.basic == connector.BasicCredential(username="u", password="p")
     assert request.page is None and request.settings is None
 
