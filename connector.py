@@ -4103,12 +4103,23 @@ class Integration:
 
     def _build_info(self) -> InfoResponse:
         names = sorted(self.capabilities)
+        payloads = [
+            _payload_type(
+                self.capabilities[name].request_type
+                if side == 0
+                else self.capabilities[name].response_type,
+                ("request", "response")[side],
+            )
+            for name in names
+            for side in (0, 1)
+        ]
+        documents = _schemas(payloads)  # one pass over every type, then cut per payload
         schemas: dict[str, CapabilitySchema] = {}
-        for name in names:
+        for index, name in enumerate(names):
             cap = self.capabilities[name]
             schemas[name] = CapabilitySchema(
-                argument=msgspec.json.schema(_payload_type(cap.request_type, "request")),
-                output=msgspec.json.schema(_payload_type(cap.response_type, "response")),
+                argument=documents[2 * index],
+                output=documents[2 * index + 1],
                 display_name=cap.display_name,
                 description=cap.description,
             )
@@ -4249,7 +4260,52 @@ def _openapi_document(
     return document
 
 
+def _schemas(types: Sequence[Any]) -> list[dict[str, Any]]:
+    """`msgspec.json.schema` of each type, computed in one pass: each schema with
+    the `$defs` it reaches (what msgspec.json.schema gives, at a fraction of the cost)."""
+    refs, components = msgspec.json.schema_components(types, ref_template="#/$defs/{name}")
+    documents = []
+    for ref in refs:
+        reached: dict[str, Any] = {}
+        stack = [ref]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                target = item.get("$ref")
+                if isinstance(target, str) and target.startswith("#/$defs/"):
+                    name = target[8:]
+                    if name not in reached:
+                        reached[name] = components[name]
+                        stack.append(components[name])
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        document = dict(ref)
+        if reached:
+            document["$defs"] = {name: reached[name] for name in sorted(reached)}
+        documents.append(document)
+    return documents
+
+
 def _payload_type(envelope: type[Any], field: str) -> Any:
+    """The `request` or `response` type of an envelope: the parameter it was
+    specialised with (`ListAccounts` for ListAccountsRequest), else its field's."""
+    for cls in getattr(_origin(envelope), "__mro__", ()):
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            generic = typing.get_origin(base)
+            if generic in (
+                RequestEnvelope,
+                AuthedRequestEnvelope,
+                ResponseEnvelope,
+                CustomRequest,
+                CustomResponse,
+            ):
+                (argument,) = typing.get_args(base)
+                if not isinstance(argument, TypeVar):
+                    return argument
+    if typing.get_origin(envelope) is not None:  # CustomRequest[Groups] itself
+        (argument,) = typing.get_args(envelope)
+        return argument
     for info in msgspec.structs.fields(envelope):
         if info.name == field:
             return info.type
