@@ -5941,14 +5941,11 @@ _HTTPCORE_LOGGERS: Final = tuple(
     for name in ("connection", "connection_pool", "http11", "http2", "proxy", "socks")
 )
 _SENSITIVE_HEADER = r"(?:[\w-]*(?:auth|cookie|token|key|secret|session|signature)[\w-]*)"
-_quieted = False
 
 
+@functools.cache
 def _quiet_third_party_logs() -> None:
     """Keeps secrets out of the records of the libraries the client drives (once)."""
-    global _quieted
-    if _quieted:
-        return
     import logging
     import re
 
@@ -5971,7 +5968,6 @@ def _quiet_third_party_logs() -> None:
 
     for name in _HTTPCORE_LOGGERS:
         logging.getLogger(name).addFilter(redact)
-    _quieted = True
 
 
 def _new_pool(key: _PoolKey) -> "httpcore.AsyncConnectionPool | httpcore.AsyncHTTPProxy":
@@ -6314,14 +6310,12 @@ class _Env(typing.NamedTuple):
 
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
-_HTTP_INSTALLED: list[bool] = []
 
 
+@functools.cache
 def _http_installed() -> bool:
     """Whether httpcore and anyio can be imported (looked up once)."""
-    if not _HTTP_INSTALLED:
-        _HTTP_INSTALLED.append(_importable("httpcore") and _importable("anyio"))
-    return _HTTP_INSTALLED[0]
+    return _importable("httpcore") and _importable("anyio")
 
 
 class HTTPClient:
