@@ -8631,18 +8631,50 @@ def _read_body(parser: "argparse.ArgumentParser", args: "argparse.Namespace") ->
 
 
 def _print_json(data: bytes, pretty: bool) -> None:
-    """Writes the JSON to stdout; raises _OutputError when stdout takes none of it."""
+    """Writes the JSON and a newline to stdout (see _write_stdout)."""
     if pretty:
         data = msgspec.json.format(data, indent=2)
-    if sys.stdout is None:
+    _write_stdout(data + b"\n")
+
+
+def _write_stdout(data: bytes) -> None:
+    """Writes all of `data` to stdout, or raises: BrokenPipeError when the reader went
+    away (`| head`), _OutputError when stdout takes none of it (closed, full).
+
+    Written with os.write on the descriptor, not through sys.stdout.buffer: on a pipe
+    whose reader leaves, or a non-blocking descriptor, the buffered writer can accept a
+    part, report a short count and drop the rest without an error, so the command
+    would exit 0 with its output cut. A non-blocking stdout is waited on until writable,
+    so a slow reader gets every byte."""
+    import io
+    import os
+
+    out = sys.stdout
+    if out is None:
         raise _OutputError("standard output is closed")
     try:
-        sys.stdout.buffer.write(data + b"\n")
-        sys.stdout.flush()
+        out.flush()  # text printed earlier goes first
+        fd = out.fileno()
+    except io.UnsupportedOperation:  # replaced by an in-memory stream (tests, embedding)
+        out.buffer.write(data)
+        out.flush()
+        return
     except BrokenPipeError:
         raise
-    except (OSError, ValueError) as exc:  # full (ENOSPC), would block, closed fd
+    except (OSError, ValueError) as exc:  # full (ENOSPC), closed from Python
         raise _OutputError(getattr(exc, "strerror", None) or type(exc).__name__) from None
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            import select
+
+            select.select([], [fd], [])
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc.strerror or type(exc).__name__) from None
 
 
 class _OutputError(Exception):
@@ -8785,8 +8817,7 @@ def _check(
         parser.error(str(exc))
     report = asyncio.run(run.run())
     text = report.as_json() + "\n" if args.format == "json" else report.as_text()
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    _write_stdout(text.encode())
     return 0 if report.ok else 1
 
 

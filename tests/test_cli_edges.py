@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +142,97 @@ def test_a_closed_stdout_is_a_clean_error() -> None:
     )
     assert proc.returncode == 1
     assert b"Traceback" not in proc.stderr and b"standard output" in proc.stderr
+
+
+BIG_TARGET = """
+from connector import FoundAccountData, Integration, ListAccountsRequest, ListAccountsResponse, run
+
+integration = Integration(app_id="big", version="1")
+
+
+@integration.capability
+async def list_accounts(request: ListAccountsRequest) -> ListAccountsResponse:
+    return ListAccountsResponse(
+        response=[FoundAccountData(integration_specific_id=str(i)) for i in range(40_000)]
+    )
+
+
+if __name__ == "__main__":
+    run(integration)
+"""
+
+
+@pytest.fixture
+def big_target(tmp_path: Path) -> str:
+    """A connector whose result (about 3 MB) is far larger than a pipe holds."""
+    path = tmp_path / "big.py"
+    path.write_text(BIG_TARGET)
+    return str(path)
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+@pytest.mark.parametrize("command", ["call", "script"])
+def test_output_cut_by_head_exits_1_without_traceback(
+    big_target: str, unbuffered: str, command: str
+) -> None:
+    """The reader leaves after one byte while most of the result is unwritten: the
+    exit status says the output was cut (it used to be 0), stderr stays quiet."""
+    if command == "call":
+        words = f"{sys.executable} -m connector call {big_target} list_accounts"
+    else:  # the connector's own CLI, as `run(integration)` gives it
+        words = f"{sys.executable} {big_target} list-accounts"
+    proc = subprocess.run(
+        f"set -o pipefail; {words} --json '{{\"request\": {{}}}}' | head -c1 >/dev/null;"
+        ' echo "status=${PIPESTATUS[0]}"',
+        shell=True,
+        executable="/bin/bash",
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
+    )
+    assert proc.stdout.strip() == b"status=1", (proc.stdout, proc.stderr)
+    assert proc.stderr == b""
+
+
+def test_a_non_blocking_stdout_with_a_slow_reader_gets_every_byte(big_target: str) -> None:
+    """stdout is a non-blocking pipe and the reader waits before it reads: the CLI
+    waits for room instead of dropping what did not fit (it used to exit 0 after
+    64 KB)."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "connector",
+            "call",
+            big_target,
+            "list_accounts",
+            "--json",
+            '{"request": {}}',
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    os.close(write_end)
+    try:
+        with open(read_end, "rb", buffering=0) as reader:
+            time.sleep(1.0)  # the pipe fills and the writer meets EAGAIN
+            chunks = []
+            while chunk := reader.read(65536):
+                chunks.append(chunk)
+                time.sleep(0.0005)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+    assert proc.stderr is not None and proc.stderr.read() == b""
+    data = b"".join(chunks)
+    assert data.endswith(b"\n")
+    assert len(msgspec.json.decode(data)["response"]) == 40_000
 
 
 def test_the_console_script_names_itself(tmp_path: Path) -> None:
