@@ -8923,7 +8923,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _argument_parser(
         formatter_class=(fmt := _formatter()),
         # `microconnector` when run as the console script
-        prog=program
+        prog={"microconnector.py": "python -m microconnector"}.get(program, program)
         if program not in ("", "connector.py", "__main__.py", "-c")
         else ("python -m connector"),
         description="Run, inspect, serve and scaffold identity-platform connectors.",

@@ -243,6 +243,68 @@ def test_the_console_script_names_itself(tmp_path: Path) -> None:
     assert proc.returncode == 0 and proc.stdout.startswith(b"usage: microconnector")
 
 
+def a_foreign_connector_package(site: Path) -> None:
+    """What connector-py puts in site-packages: a `connector` package whose first
+    import fails here (it needs PyInstaller), and the metadata naming its owner."""
+    package = site / "connector"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "main.py").write_text("import PyInstaller.__main__\n")
+    info = site / "connector_py-4.280.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: connector-py\nVersion: 4.280.0\n")
+    (info / "RECORD").write_text("connector/__init__.py,,\nconnector/main.py,,\n")
+
+
+def test_python_m_microconnector_runs_the_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "microconnector", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith(b"usage: python -m microconnector")
+
+
+@pytest.mark.parametrize("words", [["--help"], ["info", EXAMPLE], []])
+def test_microconnector_beside_another_connector_package_says_what_to_do(
+    tmp_path: Path, words: list[str]
+) -> None:
+    """Both in one folder, as in a venv's site-packages: the package wins the name.
+    The entry point says which distribution took it and what to do; before, the
+    console script died in connector-py's imports (`No module named 'PyInstaller'`)."""
+    for module in ("connector.py", "microconnector.py"):
+        (tmp_path / module).write_bytes((ROOT / module).read_bytes())
+    a_foreign_connector_package(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "microconnector", *words],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and proc.stdout == b"", err
+    assert "Traceback" not in err and "PyInstaller" not in err
+    assert f"finds {tmp_path / 'connector' / '__init__.py'} (installed by connector-py)" in err
+    assert f"not microconnector's {tmp_path / 'connector.py'}" in err
+    assert "virtual environment without connector-py" in err
+
+
+def test_microconnector_beside_a_users_connector_py_says_to_rename_it(tmp_path: Path) -> None:
+    (tmp_path / "connector.py").write_text("raise SystemExit('the user module ran')\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "microconnector", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "the user module ran" not in err, err
+    assert f"finds {tmp_path / 'connector.py'}, not microconnector's" in err
+    assert "Rename or move it" in err
+
+
 def test_python_m_server_says_what_to_run() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "server"], cwd=ROOT, capture_output=True, timeout=60

@@ -1231,6 +1231,22 @@ def test_printed_next_steps_work_after_a_wheel_install(
 
 
 @pytest.mark.slow
+def test_console_script_beside_connector_py_says_what_to_do(
+    library_wheel: Path, tmp_path: Path
+) -> None:
+    """The real clash: Lumos's connector-py (its package, installed without its
+    dependencies) in the same venv as the wheel. `microconnector` names it and says
+    to use another venv instead of failing in connector-py's imports."""
+    bin_dir = make_venv(tmp_path / "both", library_wheel)
+    pip_install(bin_dir, tmp_path, "--no-deps", "connector-py==4.280.0")
+    done = run([bin_dir / "microconnector", "--help"], cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert "Traceback" not in done.stderr
+    assert "(installed by connector-py)" in done.stderr
+    assert "virtual environment without connector-py" in done.stderr
+
+
+@pytest.mark.slow
 def test_generated_project_works_vendored_without_the_library(
     bare_venv: Path, tmp_path: Path, api_url: str
 ) -> None:
