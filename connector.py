@@ -42,6 +42,7 @@ import functools
 import math
 import sys
 import time
+import types
 import typing
 from collections.abc import (
     AsyncIterator,
@@ -3315,11 +3316,12 @@ def _auth_link(inner: Link, cap: Capability, integration: "Integration") -> Link
     ):
         return inner
 
+    multi = bool(integration.credentials)
+    field = typing.cast(str, expected)
+
     def with_auth(request: Any, settings: Any) -> Awaitable[Any]:
         problem = (
-            integration._credentials_problem(request)
-            if integration.credentials
-            else _auth_problem(request, typing.cast(str, expected))
+            integration._credentials_problem(request) if multi else _auth_problem(request, field)
         )
         if problem is not None:
             raise integration._failure(ErrorCode.BAD_REQUEST, problem, request=request)
@@ -3331,6 +3333,8 @@ def _auth_link(inner: Link, cap: Capability, integration: "Integration") -> Link
 def _auth_problem(request: Any, expected: str) -> str | None:
     """What is wrong with an `auth=` connector's request, or None."""
     auth = request.auth
+    if request.credentials is None and auth is not None and getattr(auth, expected) is not None:
+        return None  # the usual request: the one credential this connector takes
     if request.credentials is not None:
         if auth is not None:
             return "Give `auth` or `credentials`, not both"
@@ -3435,16 +3439,23 @@ def _guard_link(inner: Link, cap: Capability, integration: "Integration") -> Lin
 # limiters used into the success envelope's `rate_limit.current_state`.
 
 
+_NO_SEEDS: Final[Mapping[str, RateLimitStateSnapshot]] = types.MappingProxyType({})
+
+
 class _Call:
     __slots__ = ("budget", "deadline", "integration", "mode", "seeds", "used")
 
+    deadline: float | None
+    budget: int | None
+    mode: RateLimitMode | None
+    seeds: Mapping[str, RateLimitStateSnapshot]
+
     def __init__(self, integration: "Integration", rate_limit: RateLimitRequestInfo | None) -> None:
+        # Made on every dispatch: the defaults in one chained store, the seeds shared.
         self.integration = integration
-        self.deadline: float | None = None
-        self.budget: int | None = None
-        self.mode: RateLimitMode | None = None
-        self.seeds: dict[str, RateLimitStateSnapshot] = {}
         self.used: dict[str, _Limiter] = {}
+        self.deadline = self.budget = self.mode = None
+        self.seeds = _NO_SEEDS
         if rate_limit is not None:
             self.mode = rate_limit.caller_override_mode
             self.seeds = dict(rate_limit.last_known_state or {})
