@@ -5170,8 +5170,8 @@ async def _credential_problems(integration: Integration, given: dict[str, Any]) 
         for name, value in given.items()
         if name not in ("id", member) and value is not None
     ]
-    if given.get(member) is None:
-        return [*problems, f"`{member}` is missing"]
+    if given.get(member) is None:  # a wrong member given instead already says what it takes
+        return problems or [f"`{member}` is missing"]
     kind = next(k for k, m in _CREDENTIAL_MEMBERS.items() if m == member)
     try:
         value = msgspec.convert(given[member], kind)

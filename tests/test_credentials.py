@@ -321,6 +321,13 @@ async def test_each_problem_is_reported(credential: dict[str, Any], problem: str
     assert not any("123456" in text for text in answer["validation_errors"])
 
 
+async def test_a_wrong_member_instead_of_the_right_one_is_one_problem() -> None:
+    """`basic` given where `token` is taken: one message naming both, not a second
+    saying `token` is missing."""
+    answer = await validate(checking(), {"id": "api", "basic": {"username": "a", "password": "b"}})
+    assert answer["validation_errors"] == ["`basic` is not what credential 'api' takes (`token`)"]
+
+
 async def test_validation_returning_false_is_a_refusal() -> None:
     integration = Integration(
         app_id="acme",
