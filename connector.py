@@ -3341,11 +3341,9 @@ def _auth_problem(request: Any, expected: str) -> str | None:
         return f"This connector takes one credential in `auth.{expected}`, not `credentials`"
     if auth is not None and any(getattr(auth, m) for m in _ALSO_ACCEPTED.get(expected, ())):
         return None
-    if auth is None or getattr(auth, expected) is None:
-        given = _members_given(auth) if auth else []
-        message = f"Missing `auth.{expected}`: this connector takes {expected} credentials"
-        return message + f", not {given[0]}" if given else message
-    return None
+    given = _members_given(auth) if auth else []
+    message = f"Missing `auth.{expected}`: this connector takes {expected} credentials"
+    return message + f", not {given[0]}" if given else message
 
 
 def _settings_link(inner: Link, cap: Capability, integration: "Integration") -> Link:
@@ -8925,6 +8923,14 @@ def _formatter() -> Any:
     return functools.partial(argparse.HelpFormatter, width=max(columns - 2, 40))
 
 
+# What the usage line calls the program, by sys.argv[0]'s file name; any other
+# name (`microconnector`, a console script) is used as it is.
+_PROGRAM_NAMES: Final = {
+    **dict.fromkeys(("", "-c", "connector.py", "__main__.py"), "python -m connector"),
+    "microconnector.py": "python -m microconnector",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m connector`: scaffold, serve, info, call and check any connector."""
     import argparse
@@ -8933,10 +8939,7 @@ def main(argv: list[str] | None = None) -> int:
     program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     parser = _argument_parser(
         formatter_class=(fmt := _formatter()),
-        # `microconnector` when run as the console script
-        prog={"microconnector.py": "python -m microconnector"}.get(program, program)
-        if program not in ("", "connector.py", "__main__.py", "-c")
-        else ("python -m connector"),
+        prog=_PROGRAM_NAMES.get(program, program),
         description="Run, inspect, serve and scaffold identity-platform connectors.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

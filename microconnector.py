@@ -21,7 +21,7 @@ def main() -> int:
     """Runs `connector.main()`, or explains why `connector` is not ours (exit 2)."""
     ours = os.path.join(os.path.dirname(os.path.abspath(__file__)), "connector.py")
     found = _origin("connector")
-    if found is None or not os.path.exists(ours) or not _same_file(found, ours):
+    if found is None or not _same_file(found, ours):
         sys.stderr.write(_clash_message(found, ours))
         return 2
     import connector
@@ -39,6 +39,7 @@ def _origin(name: str) -> str | None:
 
 
 def _same_file(a: str, b: str) -> bool:
+    """True when both name one existing file (a missing one is never the same)."""
     try:
         return os.path.samefile(a, b)
     except OSError:
@@ -47,10 +48,7 @@ def _same_file(a: str, b: str) -> bool:
 
 def _clash_message(found: str | None, ours: str) -> str:
     if found is None:
-        return (
-            f"microconnector: `import connector` finds nothing, and {ours} is missing;"
-            " reinstall microconnector\n"
-        )
+        return f"microconnector: `import connector` finds nothing ({ours} expected); reinstall\n"
     owners = _owners()
     by = f" (installed by {', '.join(owners)})" if owners else ""
     head = (
