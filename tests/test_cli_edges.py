@@ -290,6 +290,21 @@ def test_microconnector_beside_another_connector_package_says_what_to_do(
     assert "virtual environment without connector-py" in err
 
 
+def test_microconnector_without_its_connector_py_says_to_reinstall(tmp_path: Path) -> None:
+    """Only microconnector.py, and nothing named `connector` importable (-S: no site)."""
+    (tmp_path / "microconnector.py").write_bytes((ROOT / "microconnector.py").read_bytes())
+    proc = subprocess.run(
+        [sys.executable, "-S", "-m", "microconnector", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert f"finds nothing ({tmp_path / 'connector.py'} expected); reinstall" in err
+
+
 def test_microconnector_beside_a_users_connector_py_says_to_rename_it(tmp_path: Path) -> None:
     (tmp_path / "connector.py").write_text("raise SystemExit('the user module ran')\n")
     proc = subprocess.run(
